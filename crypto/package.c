@@ -1,0 +1,323 @@
+/* package: CSBM packages in and out of envelopes (see package.h). */
+#include "crypto/package.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/validate.h"
+
+const char *
+package_type_name(int type)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&csbm__package_type__descriptor,
+            type);
+
+    return v != NULL ? v->name : "UNKNOWN";
+}
+
+static int
+s_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The recipient ids, with "all" expanded to every active state, sorted
+ * and unique. Caller frees the array (not the strings). */
+static const char **
+s_recipient_ids(const package_seal_opts_t *o, const char *sender,
+    size_t *n_out, errbuf_t *err)
+{
+    size_t       cap = o->n_to + keyring_owner_count(o->keyring) + 1, n = 0;
+    const char **ids = calloc(cap, sizeof *ids);
+    size_t       i, j;
+
+    if (ids == NULL) {
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
+    for (i = 0; i < o->n_to; i++) {
+        if (strcmp(o->to[i], PACKAGE_TO_ALL) != 0) {
+            ids[n++] = o->to[i];
+            continue;
+        }
+        for (j = 0; j < keyring_owner_count(o->keyring); j++) {
+            const char *owner = keyring_owner_at(o->keyring, j);
+            if (strcmp(owner, "hub") == 0 || strcmp(owner, sender) == 0)
+                continue;
+            if (keyring_recipient(o->keyring, owner, o->now, NULL) == NULL)
+                continue;
+            ids[n++] = owner;
+        }
+    }
+    qsort(ids, n, sizeof *ids, s_cmp_str);
+    for (i = j = 0; i < n; i++)
+        if (j == 0 || strcmp(ids[j - 1], ids[i]) != 0)
+            ids[j++] = ids[i];
+    *n_out = j;
+    if (j == 0) {
+        free(ids);
+        errbuf_set(err, "no recipients: name at least one with --to "
+            "(state codes, \"hub\" or \"all\")");
+        return NULL;
+    }
+    return ids;
+}
+
+static int
+s_has_all(const package_seal_opts_t *o)
+{
+    size_t i;
+
+    for (i = 0; i < o->n_to; i++)
+        if (strcmp(o->to[i], PACKAGE_TO_ALL) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *
+s_subject_date(const Csbm__Package *pkg)
+{
+    if (pkg->body_case == CSBM__PACKAGE__BODY_ACQUISITION
+        && pkg->acquisition != NULL
+        && pkg->acquisition->incorporation_date[0] != '\0')
+        return pkg->acquisition->incorporation_date;
+    if (pkg->body_case == CSBM__PACKAGE__BODY_EXERCISE
+        && pkg->exercise != NULL && pkg->exercise->start_date[0] != '\0')
+        return pkg->exercise->start_date;
+    return NULL;
+}
+
+static void
+s_report_problems(const validate_report_t *rep, errbuf_t *err)
+{
+    char   buf[ERRBUF_SIZE];
+    size_t used = 0, i;
+    int    n;
+
+    n = snprintf(buf, sizeof buf, "package is not valid (%zu problem%s):",
+        rep->total, rep->total == 1 ? "" : "s");
+    used = n > 0 ? (size_t)n : 0;
+    for (i = 0; i < rep->count && used < sizeof buf; i++) {
+        n = snprintf(buf + used, sizeof buf - used, "\n  %s: %s",
+            rep->problems[i].path, rep->problems[i].message);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    errbuf_set(err, "%s", buf);
+}
+
+int
+package_seal(const Csbm__Package *pkg, const package_seal_opts_t *o,
+    uint8_t **out, size_t *out_len, errbuf_t *err)
+{
+    validate_report_t    *rep = NULL;
+    envelope_recipient_t *rcpts = NULL;
+    const char          **ids = NULL;
+    uint8_t             (*refs)[ENVELOPE_ID_BYTES] = NULL;
+    uint8_t              *plain = NULL;
+    size_t                n_ids = 0, plain_len, i;
+    const char           *sender;
+    envelope_seal_params_t p;
+    int                   rc = -1;
+
+    *out = NULL;
+    *out_len = 0;
+    if (keys_secret_kind(o->sign_key) != KEYS_SIGN) {
+        errbuf_set(err, "sealing needs the sender's signing key");
+        return -1;
+    }
+    sender = keys_secret_owner(o->sign_key);
+    if ((rep = calloc(1, sizeof *rep)) == NULL) {
+        errbuf_set(err, "out of memory");
+        return -1;
+    }
+    if (validate_package(pkg, rep) != 0) {
+        s_report_problems(rep, err);
+        goto cleanup;
+    }
+    if (strcmp(pkg->state, sender) != 0) {
+        errbuf_set(err, "$.state: the package is from %s but the signing key "
+            "belongs to %s; seal it with %s's key", pkg->state, sender,
+            pkg->state);
+        goto cleanup;
+    }
+    if ((ids = s_recipient_ids(o, sender, &n_ids, err)) == NULL)
+        goto cleanup;
+    if (n_ids > ENVELOPE_MAX_RECIPIENTS) {
+        errbuf_set(err, "%zu recipients is more than the limit of %d", n_ids,
+            ENVELOPE_MAX_RECIPIENTS);
+        goto cleanup;
+    }
+    rcpts = calloc(n_ids, sizeof *rcpts);
+    refs = calloc(pkg->n_references + 1, sizeof *refs);
+    if (rcpts == NULL || refs == NULL) {
+        errbuf_set(err, "out of memory");
+        goto cleanup;
+    }
+    for (i = 0; i < n_ids; i++) {
+        const keyring_key_t *k =
+            keyring_recipient(o->keyring, ids[i], o->now, err);
+        if (k == NULL) {
+            errbuf_prefix(err, "recipient %s", ids[i]);
+            goto cleanup;
+        }
+        rcpts[i].id = ids[i];
+        rcpts[i].box_pk = k->pub.box_pk;
+    }
+    for (i = 0; i < pkg->n_references; i++) {
+        if (envelope_id_parse(pkg->references[i], refs[i]) != 0) {
+            errbuf_set(err, "$.references[%zu]: not a package id (32 hex "
+                "digits)", i);
+            goto cleanup;
+        }
+    }
+    plain_len = protobuf_c_message_get_packed_size(&pkg->base);
+    if (plain_len > PACKAGE_MAX_PLAINTEXT) {
+        errbuf_set(err, "package is %zu bytes, more than the limit of %u",
+            plain_len, PACKAGE_MAX_PLAINTEXT);
+        goto cleanup;
+    }
+    if ((plain = malloc(plain_len + 1)) == NULL) {
+        errbuf_set(err, "out of memory");
+        goto cleanup;
+    }
+    protobuf_c_message_pack(&pkg->base, plain);
+
+    memset(&p, 0, sizeof p);
+    p.federation = o->federation;
+    p.sender = sender;
+    p.sign_sk = keys_secret_bytes(o->sign_key);
+    p.package_type = validate_package_type(pkg);
+    p.distribution = s_has_all(o) ? CSBM__DISTRIBUTION__ALL_MEMBERS
+                                  : CSBM__DISTRIBUTION__DIRECT;
+    p.recipients = rcpts;
+    p.n_recipients = n_ids;
+    p.created_at = (uint64_t)o->now;
+    p.sequence = o->sequence;
+    p.references = (const uint8_t (*)[ENVELOPE_ID_BYTES])refs;
+    p.n_references = pkg->n_references;
+    p.year = pkg->year;
+    p.nil_report = pkg->nil_report ? 1 : 0;
+    p.subject_date = s_subject_date(pkg);
+    rc = envelope_seal(&p, plain, plain_len, out, out_len, err);
+
+cleanup:
+    if (plain != NULL) {
+        sodium_memzero(plain, plain_len);
+        free(plain);
+    }
+    free(refs);
+    free(rcpts);
+    free(ids);
+    free(rep);
+    return rc;
+}
+
+int
+package_verify(const envelope_t *env, const keyring_t *keyring,
+    const char *federation, const keyring_key_t **signer, errbuf_t *err)
+{
+    const Csbm__EnvelopeHeader *h = envelope_header(env);
+    const keyring_key_t        *k = NULL;
+
+    if (federation != NULL && strcmp(h->federation, federation) != 0) {
+        errbuf_set(err, "package belongs to federation \"%s\", not \"%s\"",
+            h->federation, federation);
+        return -1;
+    }
+    if (keyring_signer(keyring, h->sender, h->sender_key_id.data,
+            (int64_t)h->created_at, &k, err) != 0) {
+        errbuf_prefix(err, "sender %s not trusted", h->sender);
+        return -1;
+    }
+    if (envelope_verify(env, k->pub.sign_pk, err) != 0)
+        return -1;
+    if (signer != NULL)
+        *signer = k;
+    return 0;
+}
+
+static int
+s_check_binding(const Csbm__EnvelopeHeader *h, const Csbm__Package *pkg,
+    errbuf_t *err)
+{
+    uint8_t id[ENVELOPE_ID_BYTES];
+    size_t  i;
+
+    if (strcmp(pkg->state, h->sender) != 0) {
+        errbuf_set(err, "the package inside says it is from %s but %s signed "
+            "it: refusing a forwarded or re-sealed package", pkg->state,
+            h->sender);
+        return -1;
+    }
+    if ((int)validate_package_type(pkg) != (int)h->package_type) {
+        errbuf_set(err, "the package inside is a %s but the signed header "
+            "says %s", package_type_name(validate_package_type(pkg)),
+            package_type_name(h->package_type));
+        return -1;
+    }
+    if (pkg->year != h->year || (pkg->nil_report ? 1 : 0)
+        != (h->nil_report ? 1 : 0)) {
+        errbuf_set(err, "the package's year or nil-report flag differs from "
+            "the signed header");
+        return -1;
+    }
+    if (pkg->n_references != h->n_references) {
+        errbuf_set(err, "the package's references differ from the signed "
+            "header");
+        return -1;
+    }
+    for (i = 0; i < h->n_references; i++) {
+        if (envelope_id_parse(pkg->references[i], id) != 0
+            || h->references[i].len != ENVELOPE_ID_BYTES
+            || memcmp(id, h->references[i].data, sizeof id) != 0) {
+            errbuf_set(err, "reference %zu differs from the signed header", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+package_open(const envelope_t *env, const keys_secret_t *box_key,
+    Csbm__Package **out, errbuf_t *err)
+{
+    const Csbm__EnvelopeHeader *h = envelope_header(env);
+    Csbm__Package              *pkg;
+    uint8_t                    *plain = NULL;
+    size_t                      plain_len = 0;
+
+    *out = NULL;
+    if (keys_secret_kind(box_key) != KEYS_BOX) {
+        errbuf_set(err, "opening needs the recipient's encryption key");
+        return -1;
+    }
+    if (envelope_open(env, keys_secret_owner(box_key),
+            keys_secret_bytes(box_key), keys_secret_public(box_key), &plain,
+            &plain_len, err) != 0)
+        return -1;
+    pkg = (Csbm__Package *)protobuf_c_message_unpack(&csbm__package__descriptor,
+        NULL, plain_len, plain);
+    sodium_memzero(plain, plain_len);
+    free(plain);
+    if (pkg == NULL) {
+        errbuf_set(err, "the decrypted package is not a valid csbm.Package");
+        return -1;
+    }
+    if (pkg->base.n_unknown_fields != 0) {
+        errbuf_set(err, "the decrypted package has fields this version does "
+            "not know; upgrade csbm to read it");
+        protobuf_c_message_free_unpacked(&pkg->base, NULL);
+        return -1;
+    }
+    if (s_check_binding(h, pkg, err) != 0) {
+        protobuf_c_message_free_unpacked(&pkg->base, NULL);
+        return -1;
+    }
+    *out = pkg;
+    return 0;
+}
