@@ -36,6 +36,16 @@
 #define ENVELOPE_ID_MAX         15  /* recipient / sender id length */
 #define ENVELOPE_FEDERATION_MAX 64
 #define ENVELOPE_SIG_BYTES      64
+#define ENVELOPE_PREFIX_BYTES   9   /* magic, version, header length */
+#define ENVELOPE_CHUNK_MIN      1024u          /* accepted when reading */
+#define ENVELOPE_CHUNK_MAX      (1024u * 1024) /* accepted when reading */
+#define ENVELOPE_KEY_BYTES      32  /* content key */
+#define ENVELOPE_HASH_BYTES     32  /* body hash, key commitment */
+#define ENVELOPE_EPHEMERAL_BYTES 32
+#define ENVELOPE_WRAPPED_BYTES  48  /* content key and a 16-byte tag */
+#define ENVELOPE_SIG_LABEL      "CSBM-envelope-signature-v1"
+#define ENVELOPE_WRAP_LABEL     "CSBM-wrap-v1"
+#define ENVELOPE_COMMIT_LABEL   "CSBM-key-commitment-v1"
 
 typedef struct envelope envelope_t;
 
@@ -46,65 +56,88 @@ typedef struct {
 } envelope_recipient_t;
 
 typedef struct {
-    const char    *federation;
-    const char    *sender;
+    const char    *federation;     /* 1..64 printable ASCII characters */
+    const char    *sender;         /* identity name (keys_owner_valid) */
     const uint8_t *sign_sk;        /* 64-byte Ed25519 secret key */
     Csbm__PackageType package_type;
     Csbm__Distribution distribution;
+    /* 1..ENVELOPE_MAX_RECIPIENTS, any order (the header lists them sorted
+     * by id); a repeated id is an error. */
     const envelope_recipient_t *recipients;
     size_t         n_recipients;
-    uint64_t       created_at;     /* Unix seconds */
-    uint64_t       sequence;
+    uint64_t       created_at;     /* Unix seconds, 1..INT64_MAX */
+    uint64_t       sequence;       /* 1..INT64_MAX */
     const uint8_t (*references)[ENVELOPE_ID_BYTES];
     size_t         n_references;
     uint32_t       year;
     int            nil_report;
-    const char    *subject_date;   /* may be NULL */
+    const char    *subject_date;   /* NULL, "" or YYYY-MM-DD */
     const uint8_t *package_id;     /* NULL: random; else 16 bytes */
     /* Test vectors only: when non-NULL, all randomness (content key,
-     * ephemeral keys, stream header) is derived from this 32-byte seed. */
+     * package id unless given, ephemeral keys, stream header) is derived
+     * from this 32-byte seed, so the output is byte for byte reproducible.
+     * Never use it for real packages. */
     const uint8_t *deterministic_seed;
 } envelope_seal_params_t;
 
-/* Seal plaintext into a new envelope. Caller owns *out (free()). Returns 0,
- * or -1 with err naming the bad parameter. */
+/* Seal plain_len bytes of plain (NULL allowed when plain_len is 0) into a
+ * new envelope, body chunks of ENVELOPE_CHUNK_SIZE. Every parameter is held
+ * to the bounds envelope_parse enforces, so a sealed envelope always
+ * parses. Caller owns *out (free()). Returns 0, or -1 with err naming the
+ * bad parameter (*out is then NULL). */
 int envelope_seal(const envelope_seal_params_t *params, const uint8_t *plain,
     size_t plain_len, uint8_t **out, size_t *out_len, errbuf_t *err)
     __attribute__((warn_unused_result));
 
-/* Parse the framing and the header, checking every bound (magic, version,
- * lengths, field sizes, recipient count, body length, chunking). Nothing is
- * authenticated yet. The envelope keeps its own copy of buf. Caller owns the
- * result (envelope_destroy). NULL with err on malformed input. */
+/* Parse the framing and the header, checking every bound before use
+ * (magic, version, lengths, field sizes and values, recipient order and
+ * count, body length and chunking; unknown or non-canonically encoded
+ * header fields are refused). Nothing is authenticated yet. The envelope
+ * keeps its own copy of buf. Caller owns the result (envelope_destroy).
+ * NULL with err naming the field on malformed input. */
 envelope_t *envelope_parse(const uint8_t *buf, size_t len, errbuf_t *err)
     __attribute__((warn_unused_result));
 
+/* Free an envelope and NULL the caller's pointer. NULL-safe. */
 void envelope_destroy(envelope_t **self_p);
 
-/* The parsed header. Untrusted until envelope_verify has returned 0. */
+/* The parsed header. Untrusted until envelope_verify has returned 0. Its
+ * fields have the sizes envelope_parse checked (ids 16 bytes, ...). */
 const Csbm__EnvelopeHeader *envelope_header(const envelope_t *self);
 
-/* The exact bytes: the whole envelope, the signed header, the signature. */
+/* The exact bytes: the whole envelope, the signed header, the signature
+ * (ENVELOPE_SIG_BYTES). Valid until envelope_destroy. */
 const uint8_t *envelope_bytes(const envelope_t *self, size_t *len);
 const uint8_t *envelope_header_bytes(const envelope_t *self, size_t *len);
 const uint8_t *envelope_signature(const envelope_t *self);
 
-/* Verify the Ed25519 signature with the sender's public key and the body
- * hash. Returns 0, or -1 with err saying which check failed. */
+/* Verify with the sender's Ed25519 public key: its key id must be the
+ * header's sender_key_id, the signature must verify over the carried
+ * header bytes, and the body must hash to header.body_hash. Returns 0 and
+ * marks the envelope verified, or -1 with err saying which check failed
+ * (the envelope is then not verified, even if it was before). */
 int envelope_verify(const envelope_t *self, const uint8_t sign_pk[32],
-    errbuf_t *err) __attribute__((warn_unused_result));
+    errbuf_t *err) __attribute__((warn_unused_result, nonnull(1, 2)));
 
-/* Open as recipient `id` with its X25519 key pair: find the recipient entry,
- * unwrap the content key, check the key commitment, decrypt every chunk.
- * The envelope must have been verified first (otherwise -1). Caller owns
- * *plain (free(); it is wiped by envelope code on failure). */
+/* Has envelope_verify succeeded (and not failed since)? */
+int envelope_is_verified(const envelope_t *self);
+
+/* Open as recipient `id` with its X25519 key pair: find the recipient entry
+ * (by id, and its key id must be that of box_pk), unwrap the content key,
+ * check the key commitment, decrypt every chunk in order and check that
+ * only the last one is final. The envelope must have been verified first
+ * (otherwise -1). Caller owns *plain (free(); wipe it when done). On
+ * failure *plain is NULL, and the content key and any partial plaintext
+ * have been wiped. */
 int envelope_open(const envelope_t *self, const char *id,
     const uint8_t box_sk[32], const uint8_t box_pk[32], uint8_t **plain,
-    size_t *plain_len, errbuf_t *err) __attribute__((warn_unused_result));
+    size_t *plain_len, errbuf_t *err)
+    __attribute__((warn_unused_result, nonnull(1, 3, 4, 5, 6)));
 
-/* Hex form of a package id (33 bytes with NUL). */
+/* Hex form of a package id: 32 lower-case hex digits and a NUL. */
 void envelope_id_hex(const uint8_t id[ENVELOPE_ID_BYTES], char out[33]);
-/* Parse 32 hex digits into an id. Returns 0 or -1. */
-int envelope_id_parse(const char *hex, uint8_t id[ENVELOPE_ID_BYTES]);
+/* Parse exactly 32 hex digits (either case) into an id. Returns 0 or -1. */
+int envelope_id_parse(const char *hex, uint8_t id[ENVELOPE_ID_BYTES])
+    __attribute__((warn_unused_result));
 
 #endif

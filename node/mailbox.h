@@ -231,6 +231,14 @@ int mailbox_refused_foreach(mailbox_t *self,
 /* Number of refused items, or -1 on error. */
 int64_t mailbox_refused_count(mailbox_t *self, errbuf_t *err);
 
+/* Move the pull cursor back to just before the earliest refused item, so
+ * the next pull fetches it again (say, once the sender's key is in the
+ * keyring). Items taken into the inbox since are not duplicated; a
+ * refused item that is now accepted leaves the refused list. Returns 1
+ * and *from (the new cursor) if there was anything to retry, 0 if not. */
+int mailbox_refused_rewind(mailbox_t *self, uint64_t *from, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
 /* "pending", "delivered", "rejected". */
 const char *mailbox_status_name(mailbox_status_t status);
 

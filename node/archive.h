@@ -1,0 +1,144 @@
+/*
+ * archive: the hub's store — every accepted package in arrival order, with
+ * the signed receipt the sender got, who may pull it, and an audit trail of
+ * refusals, pulls and refused handshakes.
+ *
+ * One SQLite file (WAL, synchronous=FULL): a commit that returned is on
+ * disk, so the hub sends a receipt only after archive_commit. Writes are
+ * batched: archive_begin, any number of archive_append /
+ * archive_set_receipt / archive_log_event, then archive_commit (or
+ * archive_rollback). Reads inside a batch see the batch's own writes.
+ * Positions start at 1, grow by one per package and are never reused.
+ * The schema is described at the top of node/archive.c.
+ *
+ * One archive_t belongs to one thread. Every function returns 0 (or the
+ * value it names) on success and -1 with err set on failure.
+ */
+#ifndef CSBM_ARCHIVE_H
+#define CSBM_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/envelope.h"
+#include "proto/errbuf.h"
+
+#define ARCHIVE_SCHEMA_VERSION 1
+#define ARCHIVE_DETAIL_MAX     4096 /* longest event detail kept */
+
+typedef struct archive archive_t;
+
+/* A package to append. Pointers are borrowed for the call. */
+typedef struct {
+    uint8_t            package_id[ENVELOPE_ID_BYTES];
+    const char        *sender;
+    uint64_t           sequence;
+    int                package_type;
+    uint32_t           year;
+    int64_t            created_at;
+    int64_t            accepted_at;
+    const uint8_t     *envelope;
+    size_t             envelope_len;
+    uint8_t            envelope_hash[32];
+    const char *const *recipients;
+    size_t             n_recipients;
+} archive_entry_t;
+
+/* What a lookup returns: the archived facts, without the envelope. */
+typedef struct {
+    uint64_t position;
+    uint8_t  package_id[ENVELOPE_ID_BYTES];
+    char     sender[ENVELOPE_ID_MAX + 1];
+    uint64_t sequence;
+    uint8_t  envelope_hash[32];
+    int64_t  accepted_at;
+    uint8_t *receipt;     /* serialized csbm.Signed; caller frees (free()) */
+    size_t   receipt_len; /* 0 while the receipt is not set */
+} archive_record_t;
+
+/* One item of a page; the pointers are valid during the callback only. */
+typedef struct {
+    uint64_t       position;
+    const uint8_t *envelope;
+    size_t         envelope_len;
+    const uint8_t *receipt;
+    size_t         receipt_len;
+} archive_item_t;
+
+/* Return 0 to go on, -1 to stop the page with an error (set err). */
+typedef int (*archive_page_fn)(const archive_item_t *item, void *ctx,
+    errbuf_t *err);
+
+typedef enum {
+    ARCHIVE_EVENT_PUSH = 0,      /* a package accepted or resubmitted */
+    ARCHIVE_EVENT_REFUSE = 1,    /* a package or request refused */
+    ARCHIVE_EVENT_PULL = 2,      /* a member pulled a page */
+    ARCHIVE_EVENT_HANDSHAKE = 3, /* a connection refused at the handshake */
+} archive_event_kind_t;
+
+typedef struct {
+    archive_event_kind_t kind;
+    int64_t              at;         /* Unix seconds */
+    const char          *state;      /* who; NULL or "" if unknown */
+    const uint8_t       *package_id; /* 16 bytes, or NULL */
+    int                  reason;     /* csbm.ReasonCode, 0 if none */
+    const char          *detail;     /* cut to ARCHIVE_DETAIL_MAX bytes */
+} archive_event_t;
+
+/* Open (creating it, mode 0600, if missing) the archive at path and check
+ * its schema version. A new archive is bound to federation; an existing
+ * one of another federation is refused. Caller owns the result
+ * (archive_destroy). */
+archive_t *archive_open(const char *path, const char *federation,
+    errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* Close, rolling back an open batch. NULL-safe; nulls the pointer. */
+void archive_destroy(archive_t **self_p);
+
+int  archive_begin(archive_t *self, errbuf_t *err)
+    __attribute__((warn_unused_result));
+int  archive_commit(archive_t *self, errbuf_t *err)
+    __attribute__((warn_unused_result));
+void archive_rollback(archive_t *self);
+/* Is a batch open? */
+int  archive_in_batch(const archive_t *self);
+
+/* Append a package (inside a batch) and its recipients; *position is its
+ * new position. Fails on a package id or (sender, sequence) already
+ * archived — check with archive_find_* first. */
+int archive_append(archive_t *self, const archive_entry_t *entry,
+    uint64_t *position, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Store the signed receipt (serialized csbm.Signed) of a position. */
+int archive_set_receipt(archive_t *self, uint64_t position,
+    const uint8_t *receipt, size_t len, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* Look a package up by id, or by sender and sequence. Returns 1 and fills
+ * *out (free out->receipt), 0 if there is none, -1 on error. */
+int archive_find_by_id(archive_t *self, const uint8_t id[ENVELOPE_ID_BYTES],
+    archive_record_t *out, errbuf_t *err) __attribute__((warn_unused_result));
+int archive_find_by_seq(archive_t *self, const char *sender, uint64_t sequence,
+    archive_record_t *out, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* The packages addressed to recipient after position `after`, in order:
+ * at most max_items, and no more than max_bytes of envelopes and receipts
+ * together — except that the first item is always given, however large,
+ * so a reader can never get stuck. Calls fn for each. *more tells whether
+ * more is waiting. Returns the number of items, or -1. */
+long archive_page(archive_t *self, const char *recipient, uint64_t after,
+    size_t max_items, size_t max_bytes, archive_page_fn fn, void *ctx,
+    int *more, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Number of packages archived, including those of the open batch. */
+uint64_t archive_count(const archive_t *self);
+
+/* Record an audit event (inside a batch, or on its own). */
+int archive_log_event(archive_t *self, const archive_event_t *ev,
+    errbuf_t *err) __attribute__((warn_unused_result));
+
+/* "push", "refuse", "pull", "handshake". */
+const char *archive_event_name(int kind);
+
+#endif

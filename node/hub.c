@@ -1,0 +1,1079 @@
+/*
+ * hub: the hub daemon's I/O loop (see hub.h; docs/PROTOCOL.md).
+ *
+ * One pass of the loop is one batch:
+ *   1. collect: take every request waiting on the ROUTER socket without
+ *      blocking (at most HUB_BATCH_MAX, HUB_BATCH_BYTES), and the refused
+ *      handshakes the ZAP thread reported;
+ *   2. verify: parse each request; check each submitted envelope
+ *      (hub_verify_submit, pure);
+ *   3. write, in one transaction: pull pages (read before this batch's
+ *      appends) and their audit events, then for each verified package the
+ *      replay checks and the append with its signed receipt, the refusal
+ *      events, the handshake events;
+ *   4. commit — only then
+ *   5. reply to everyone, in arrival order, and publish a notification per
+ *      recipient of each new package.
+ * A failed commit turns every answer that depended on it into WIRE_RETRY;
+ * nothing is ever receipted that is not on disk.
+ */
+#include "node/hub.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "crypto/package.h"
+#include "crypto/receipt.h"
+#include "node/archive.h"
+#include "node/cli.h"
+#include "node/wire.h"
+#include "node/zap.h"
+
+#define S_ZAP_EVENTS_MAX 256 /* refused handshakes recorded per batch */
+
+typedef enum {
+    S_JOB_BAD = 0, /* answered with status/reason/message only */
+    S_JOB_SUBMIT,
+    S_JOB_PULL,
+    S_JOB_PING,
+} s_job_kind_t;
+
+typedef struct {
+    zmq_msg_t          rid;  /* the ROUTER routing id */
+    char               user[KEYS_OWNER_MAX + 1];
+    s_job_kind_t       kind;
+    Csbm__WireRequest *req;
+    uint64_t           request_id;
+    /* the answer */
+    int      status;
+    int      reason;
+    char     message[HUB_MESSAGE_MAX];
+    int      needs_commit; /* the answer holds only if the batch commits */
+    /* submit */
+    hub_verdict_t v;
+    Csbm__Signed *receipt;   /* unpacked from the stored bytes */
+    Csbm__Signed *rejection; /* signed here */
+    int           duplicate;
+    int           appended;  /* a new archive row: notify after commit */
+    uint64_t      position;
+    /* pull */
+    Csbm__PullReply pull;
+    size_t          pull_cap;
+} s_job_t;
+
+struct hub {
+    void                *zctx;
+    zap_t               *zap;
+    void                *router;
+    void                *pub;
+    archive_t           *archive;
+    const keys_secret_t *sign_key;
+    const keyring_t     *keyring;
+    char                 federation[ENVELOPE_FEDERATION_MAX + 1];
+    char                 bind[256];
+    char                 notify[256];
+    char                 data_path[1024];
+    s_job_t             *jobs; /* HUB_BATCH_MAX */
+    size_t               n_jobs;
+    zap_event_t         *zap_events; /* S_ZAP_EVENTS_MAX */
+    size_t               n_zap_events;
+    int64_t              now;
+};
+
+/* ---------------------------------------------------------- config --- */
+
+void
+hub_config_defaults(hub_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->key_dir = getenv("CSBM_KEYS") ? getenv("CSBM_KEYS") : "keys";
+    cfg->keyring_dir = getenv("CSBM_KEYRING");
+    cfg->federation = getenv("CSBM_FEDERATION") ? getenv("CSBM_FEDERATION")
+                                                : CLI_DEFAULT_FEDERATION;
+    cfg->data_path = "hub.db";
+    cfg->log_level = LOG_LEVEL_INFO;
+}
+
+/* ---------------------------------------------------------- verify --- */
+
+static int
+s_refuse(hub_verdict_t *out, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+s_refuse(hub_verdict_t *out, int reason, const char *fmt, ...)
+{
+    va_list ap;
+
+    out->accept = 0;
+    out->status = CSBM__WIRE_STATUS__WIRE_REJECTED;
+    out->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Why package_verify refused a key: look at the sender's binding. */
+static int
+s_key_reason(const keyring_t *kr, const Csbm__EnvelopeHeader *h)
+{
+    const keyring_key_t *k = NULL;
+    size_t               i, n = keyring_key_count(kr);
+    int64_t              at = (int64_t)h->created_at;
+
+    if (h->sender_key_id.len != KEYS_ID_BYTES)
+        return CSBM__REASON_CODE__REASON_UNKNOWN_SENDER;
+    for (i = 0; i < n && k == NULL; i++) {
+        const keyring_key_t *b = keyring_key_at(kr, i);
+        if (strcmp(b->pub.owner, h->sender) == 0
+            && memcmp(b->pub.sign_key_id, h->sender_key_id.data,
+                   KEYS_ID_BYTES) == 0)
+            k = b;
+    }
+    if (k == NULL)
+        return CSBM__REASON_CODE__REASON_UNKNOWN_SENDER;
+    if (at < k->valid_from || at >= k->valid_until)
+        return CSBM__REASON_CODE__REASON_KEY_NOT_VALID;
+    if (k->status != KEYRING_ACTIVE && at >= k->status_since)
+        return CSBM__REASON_CODE__REASON_MEMBER_NOT_ACTIVE;
+    return 0;
+}
+
+static int
+s_cmp_owner(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(const char *const *)elem);
+}
+
+/* Is id an owner of the keyring? (keyring_owner_at is in strcmp order.) */
+static int
+s_known(const keyring_t *kr, const char *id)
+{
+    size_t lo = 0, hi = keyring_owner_count(kr);
+
+    while (lo < hi) {
+        size_t      mid = lo + (hi - lo) / 2;
+        const char *o = keyring_owner_at(kr, mid);
+        int         c = s_cmp_owner(id, &o);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
+int
+hub_verify_submit(const keyring_t *kr, const char *federation,
+    const char *user, const uint8_t *env, size_t len, int64_t now,
+    hub_verdict_t *out)
+{
+    const Csbm__EnvelopeHeader *h;
+    envelope_t                 *e;
+    errbuf_t                    err = {{0}};
+    size_t                      i, j;
+    int                         reason;
+
+    memset(out, 0, sizeof *out);
+    receipt_envelope_hash(env, len, out->envelope_hash);
+    if ((e = envelope_parse(env, len, &err)) == NULL)
+        return s_refuse(out, CSBM__REASON_CODE__REASON_MALFORMED,
+            "the envelope does not parse: %s", err.msg);
+    h = envelope_header(e);
+    if (h->package_id.len == ENVELOPE_ID_BYTES) {
+        memcpy(out->package_id, h->package_id.data, ENVELOPE_ID_BYTES);
+        out->have_id = 1;
+    }
+    snprintf(out->sender, sizeof out->sender, "%s", h->sender);
+    out->sequence = h->sequence;
+    out->package_type = (int)h->package_type;
+    out->year = h->year;
+    out->created_at = h->created_at > (uint64_t)INT64_MAX
+                          ? INT64_MAX
+                          : (int64_t)h->created_at;
+    if (!out->have_id) {
+        s_refuse(out, CSBM__REASON_CODE__REASON_MALFORMED,
+            "the package id is %zu bytes, not %d", h->package_id.len,
+            ENVELOPE_ID_BYTES);
+        goto done;
+    }
+    if (strcmp(h->federation, federation) != 0) {
+        s_refuse(out, CSBM__REASON_CODE__REASON_WRONG_FEDERATION,
+            "the package belongs to federation \"%.64s\"; this hub serves "
+            "\"%s\"", h->federation, federation);
+        goto done;
+    }
+    if (strcmp(h->sender, user) != 0) {
+        s_refuse(out, CSBM__REASON_CODE__REASON_SENDER_MISMATCH,
+            "the package is signed as from %.15s but this connection is "
+            "%s's; each member pushes only its own packages", h->sender,
+            user);
+        goto done;
+    }
+    if (h->sequence == 0) {
+        s_refuse(out, CSBM__REASON_CODE__REASON_MALFORMED,
+            "sequence number 0; a sender's sequence numbers start at 1");
+        goto done;
+    }
+    if (package_verify(e, kr, federation, NULL, &err) != 0) {
+        reason = s_key_reason(kr, h);
+        s_refuse(out, reason != 0 ? reason
+                                  : CSBM__REASON_CODE__REASON_BAD_SIGNATURE,
+            "%s", err.msg);
+        goto done;
+    }
+    for (i = 0; i < h->n_recipients; i++) {
+        const char *id = h->recipients[i]->id;
+        if (!s_known(kr, id)) {
+            s_refuse(out, CSBM__REASON_CODE__REASON_UNKNOWN_RECIPIENT,
+                "recipient \"%.15s\" is not in the hub's registry", id);
+            goto done;
+        }
+        for (j = 0; j < out->n_recipients; j++)
+            if (strcmp(out->recipients[j], id) == 0)
+                break;
+        if (j == out->n_recipients && j < ENVELOPE_MAX_RECIPIENTS)
+            snprintf(out->recipients[out->n_recipients++],
+                sizeof out->recipients[0], "%s", id);
+    }
+    if (out->n_recipients == 0) {
+        s_refuse(out, CSBM__REASON_CODE__REASON_MALFORMED,
+            "the package has no recipient");
+        goto done;
+    }
+    if (h->created_at > (uint64_t)INT64_MAX
+        || out->created_at > now + HUB_MAX_SKEW_S) {
+        s_refuse(out, CSBM__REASON_CODE__REASON_CLOCK_SKEW,
+            "the package was created %lld s in the hub's future (more than "
+            "%d s); check the sender's clock",
+            (long long)(out->created_at - now), HUB_MAX_SKEW_S);
+        goto done;
+    }
+    out->accept = 1;
+    out->status = CSBM__WIRE_STATUS__WIRE_OK;
+done:
+    envelope_destroy(&e);
+    return out->accept ? 0 : -1;
+}
+
+/* ------------------------------------------------------------- jobs --- */
+
+static void
+s_job_answer(s_job_t *job, int status, int reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+s_job_answer(s_job_t *job, int status, int reason, const char *fmt, ...)
+{
+    va_list ap;
+
+    job->status = status;
+    job->reason = reason;
+    va_start(ap, fmt);
+    vsnprintf(job->message, sizeof job->message, fmt, ap);
+    va_end(ap);
+}
+
+static void
+s_pull_clear(s_job_t *job)
+{
+    size_t i;
+
+    for (i = 0; i < job->pull.n_items; i++) {
+        Csbm__PullItem *it = job->pull.items[i];
+        free(it->envelope.data);
+        if (it->receipt != NULL)
+            csbm__signed__free_unpacked(it->receipt, NULL);
+        free(it);
+    }
+    free(job->pull.items);
+    csbm__pull_reply__init(&job->pull);
+    job->pull_cap = 0;
+}
+
+static void
+s_job_clear(s_job_t *job)
+{
+    zmq_msg_close(&job->rid);
+    if (job->req != NULL)
+        csbm__wire_request__free_unpacked(job->req, NULL);
+    if (job->receipt != NULL)
+        csbm__signed__free_unpacked(job->receipt, NULL);
+    receipt_signed_free(job->rejection);
+    s_pull_clear(job);
+    memset(job, 0, sizeof *job);
+}
+
+/* The answer to a job that depended on a commit that did not happen. */
+static void
+s_job_retry(s_job_t *job, const char *why)
+{
+    if (job->receipt != NULL)
+        csbm__signed__free_unpacked(job->receipt, NULL);
+    job->receipt = NULL;
+    receipt_signed_free(job->rejection);
+    job->rejection = NULL;
+    job->appended = job->duplicate = 0;
+    s_pull_clear(job);
+    s_job_answer(job, CSBM__WIRE_STATUS__WIRE_RETRY,
+        CSBM__REASON_CODE__REASON_INTERNAL, "the hub could not store this "
+        "(%s); try again later", why);
+}
+
+/* ---------------------------------------------------------- collect --- */
+
+/* Take one request off the ROUTER socket. 1 taken, 0 nothing waiting. */
+static int
+s_take(hub_t *self, s_job_t *job, size_t *bytes)
+{
+    zmq_msg_t   payload;
+    const char *user;
+    int         frames = 1, more;
+
+    memset(job, 0, sizeof *job);
+    zmq_msg_init(&job->rid);
+    if (zmq_msg_recv(&job->rid, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&job->rid);
+        return 0;
+    }
+    if (!zmq_msg_more(&job->rid)) {
+        /* A ROUTER always prefixes the routing id; nothing to answer. */
+        zmq_msg_close(&job->rid);
+        return 0;
+    }
+    zmq_msg_init(&payload);
+    if (zmq_msg_recv(&payload, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&payload);
+        zmq_msg_close(&job->rid);
+        return 0;
+    }
+    more = zmq_msg_more(&payload);
+    while (more) {
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        if (zmq_msg_recv(&extra, self->router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&extra);
+            break;
+        }
+        frames++;
+        *bytes += zmq_msg_size(&extra);
+        more = zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+    }
+    job->kind = S_JOB_BAD;
+    job->request_id = 0;
+    *bytes += zmq_msg_size(&payload);
+    user = zmq_msg_gets(&payload, "User-Id");
+    if (user != NULL && keys_owner_valid(user))
+        snprintf(job->user, sizeof job->user, "%s", user);
+    if (frames != 1) {
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+            CSBM__REASON_CODE__REASON_MALFORMED, "a request is one frame, "
+            "not %d", frames);
+    } else if ((job->req = csbm__wire_request__unpack(NULL,
+                    zmq_msg_size(&payload), zmq_msg_data(&payload)))
+               == NULL) {
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+            CSBM__REASON_CODE__REASON_MALFORMED, "the request (%zu bytes) is "
+            "not a csbm.WireRequest", zmq_msg_size(&payload));
+    } else {
+        job->request_id = job->req->request_id;
+        if (job->user[0] == '\0') {
+            s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+                CSBM__REASON_CODE__REASON_UNKNOWN_SENDER, "the connection "
+                "is not authenticated as a member");
+        } else if (job->req->protocol != WIRE_PROTOCOL) {
+            s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+                CSBM__REASON_CODE__REASON_UNSUPPORTED, "protocol %u is not "
+                "supported; this hub speaks protocol %d",
+                job->req->protocol, WIRE_PROTOCOL);
+        } else {
+            switch (job->req->body_case) {
+            case CSBM__WIRE_REQUEST__BODY_SUBMIT:
+                job->kind = S_JOB_SUBMIT;
+                break;
+            case CSBM__WIRE_REQUEST__BODY_PULL:
+                job->kind = S_JOB_PULL;
+                /* Budget a pull at the largest reply it may need. */
+                *bytes += WIRE_MAX_MESSAGE;
+                break;
+            case CSBM__WIRE_REQUEST__BODY_PING:
+                job->kind = S_JOB_PING;
+                break;
+            default:
+                s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+                    CSBM__REASON_CODE__REASON_UNSUPPORTED, "unknown request "
+                    "type");
+                break;
+            }
+        }
+    }
+    zmq_msg_close(&payload);
+    return 1;
+}
+
+static void
+s_collect(hub_t *self)
+{
+    size_t      bytes = 0;
+    zap_event_t ev;
+
+    self->n_jobs = 0;
+    while (self->n_jobs < HUB_BATCH_MAX && bytes < HUB_BATCH_BYTES
+           && s_take(self, &self->jobs[self->n_jobs], &bytes))
+        self->n_jobs++;
+    while (self->n_zap_events < S_ZAP_EVENTS_MAX
+           && zap_next_event(self->zap, &ev))
+        self->zap_events[self->n_zap_events++] = ev;
+    /* Beyond that, drop: the log has them. */
+    while (zap_next_event(self->zap, &ev))
+        ;
+}
+
+/* ------------------------------------------------------------- pull --- */
+
+static int
+s_page_item(const archive_item_t *it, void *ctx, errbuf_t *err)
+{
+    s_job_t        *job = ctx;
+    Csbm__PullItem *pi;
+
+    if (job->pull.n_items == job->pull_cap) {
+        size_t cap = job->pull_cap ? 2 * job->pull_cap : 16;
+        void  *grown = realloc(job->pull.items, cap * sizeof *job->pull.items);
+        if (grown == NULL)
+            goto oom;
+        job->pull.items = grown;
+        job->pull_cap = cap;
+    }
+    if ((pi = calloc(1, sizeof *pi)) == NULL)
+        goto oom;
+    csbm__pull_item__init(pi);
+    pi->position = it->position;
+    if ((pi->envelope.data = malloc(it->envelope_len + 1)) == NULL) {
+        free(pi);
+        goto oom;
+    }
+    memcpy(pi->envelope.data, it->envelope, it->envelope_len);
+    pi->envelope.len = it->envelope_len;
+    pi->receipt = csbm__signed__unpack(NULL, it->receipt_len, it->receipt);
+    job->pull.items[job->pull.n_items++] = pi;
+    if (pi->receipt == NULL) {
+        errbuf_set(err, "the stored receipt of position %llu does not parse",
+            (unsigned long long)it->position);
+        return -1;
+    }
+    return 0;
+oom:
+    errbuf_set(err, "out of memory");
+    return -1;
+}
+
+/* Read the page and record the pull (inside the batch transaction). */
+static void
+s_pull(hub_t *self, s_job_t *job)
+{
+    const Csbm__PullRequest *pr = job->req->pull;
+    size_t                   max = pr->max_items;
+    errbuf_t                 err = {{0}};
+    int                      more = 0;
+    long                     n;
+    char                     detail[ARCHIVE_DETAIL_MAX];
+    size_t                   used = 0, i;
+    archive_event_t          ev;
+
+    if (max == 0 || max > WIRE_MAX_PAGE_ITEMS)
+        max = WIRE_MAX_PAGE_ITEMS;
+    csbm__pull_reply__init(&job->pull);
+    n = archive_page(self->archive, job->user, pr->after, max,
+        WIRE_MAX_PAGE_BYTES, s_page_item, job, &more, &err);
+    if (n < 0) {
+        log_error("pull by %s: %s", job->user, err.msg);
+        s_job_retry(job, "archive read failed");
+        return;
+    }
+    job->pull.more = more ? 1 : 0;
+    job->pull.cursor = n > 0 ? job->pull.items[n - 1]->position : pr->after;
+    s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "%ld item%s", n,
+        n == 1 ? "" : "s");
+
+    used = (size_t)snprintf(detail, sizeof detail, "after %llu: %ld item%s",
+        (unsigned long long)pr->after, n, n == 1 ? "" : "s");
+    for (i = 0; i < (size_t)n && used < sizeof detail; i++) {
+        int w = snprintf(detail + used, sizeof detail - used, "%s%llu",
+            i == 0 ? " at " : ",",
+            (unsigned long long)job->pull.items[i]->position);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ARCHIVE_EVENT_PULL;
+    ev.at = self->now;
+    ev.state = job->user;
+    ev.detail = detail;
+    if (archive_log_event(self->archive, &ev, &err) != 0) {
+        log_error("recording a pull by %s: %s", job->user, err.msg);
+        s_job_retry(job, "audit record failed");
+    }
+}
+
+/* ----------------------------------------------------------- submit --- */
+
+static void
+s_hex_id(const uint8_t id[ENVELOPE_ID_BYTES], int have, char out[33])
+{
+    if (have)
+        envelope_id_hex(id, out);
+    else
+        snprintf(out, 33, "(no id)");
+}
+
+/* Sign the rejection of a refused submit and set the answer. */
+static void
+s_reject(hub_t *self, s_job_t *job, int reason, const char *msg)
+{
+    Csbm__Rejection r;
+    errbuf_t        err = {{0}};
+
+    csbm__rejection__init(&r);
+    s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED, reason, "%s", msg);
+    r.federation = self->federation;
+    if (job->v.have_id) {
+        r.package_id.data = job->v.package_id;
+        r.package_id.len = ENVELOPE_ID_BYTES;
+    }
+    r.sender = job->user;
+    r.envelope_hash.data = job->v.envelope_hash;
+    r.envelope_hash.len = sizeof job->v.envelope_hash;
+    r.reason = (Csbm__ReasonCode)reason;
+    r.message = job->message;
+    r.rejected_at = (uint64_t)self->now;
+    if ((job->rejection = receipt_sign_rejection(self->sign_key, &r, &err))
+        == NULL)
+        log_error("signing a rejection: %s", err.msg);
+}
+
+static int
+s_log_refusal(hub_t *self, const s_job_t *job, errbuf_t *err)
+{
+    archive_event_t ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ARCHIVE_EVENT_REFUSE;
+    ev.at = self->now;
+    ev.state = job->user;
+    ev.package_id = job->kind == S_JOB_SUBMIT && job->v.have_id
+                        ? job->v.package_id
+                        : NULL;
+    ev.reason = job->reason;
+    ev.detail = job->message;
+    return archive_log_event(self->archive, &ev, err);
+}
+
+/* Unpack a stored receipt for a reply. */
+static Csbm__Signed *
+s_stored_receipt(const archive_record_t *rec)
+{
+    if (rec->receipt == NULL)
+        return NULL;
+    return csbm__signed__unpack(NULL, rec->receipt_len, rec->receipt);
+}
+
+/* Replay checks, append, receipt (inside the batch transaction). Returns
+ * -1 only on an archive failure that dooms the batch. */
+static int
+s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
+{
+    const Csbm__SubmitRequest *sr = job->req->submit;
+    archive_record_t           rec;
+    archive_entry_t            e;
+    Csbm__Receipt              r;
+    Csbm__Signed              *s;
+    const char                *rcpts[ENVELOPE_MAX_RECIPIENTS];
+    uint8_t                   *packed;
+    size_t                     len, i;
+    int                        found, rc;
+    char                       msg[HUB_MESSAGE_MAX], hex[33];
+
+    if ((found = archive_find_by_id(self->archive, job->v.package_id, &rec,
+             err)) < 0)
+        return -1;
+    if (found) {
+        if (sodium_memcmp(rec.envelope_hash, job->v.envelope_hash, 32) == 0) {
+            job->receipt = s_stored_receipt(&rec);
+            free(rec.receipt);
+            if (job->receipt == NULL) {
+                /* A damaged row must not doom the rest of the batch. */
+                log_error("%s: the stored receipt of position %llu does not "
+                    "parse; check the archive", self->data_path,
+                    (unsigned long long)rec.position);
+                s_job_retry(job, "archived receipt unreadable");
+                return 0;
+            }
+            job->duplicate = 1;
+            job->position = rec.position;
+            s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "already "
+                "archived at position %llu", (unsigned long long)rec.position);
+            return 0;
+        }
+        envelope_id_hex(job->v.package_id, hex);
+        snprintf(msg, sizeof msg, "package id %s is already archived (at "
+            "position %llu) with other content", hex,
+            (unsigned long long)rec.position);
+        free(rec.receipt);
+        s_reject(self, job, CSBM__REASON_CODE__REASON_REPLAY, msg);
+        return 0;
+    }
+    if ((found = archive_find_by_seq(self->archive, job->v.sender,
+             job->v.sequence, &rec, err)) < 0)
+        return -1;
+    if (found) {
+        envelope_id_hex(rec.package_id, hex);
+        snprintf(msg, sizeof msg, "sequence number %llu of %s was already "
+            "used by package %s (at position %llu); seal with a new sequence "
+            "number", (unsigned long long)job->v.sequence, job->v.sender, hex,
+            (unsigned long long)rec.position);
+        free(rec.receipt);
+        s_reject(self, job, CSBM__REASON_CODE__REASON_REPLAY, msg);
+        return 0;
+    }
+
+    memset(&e, 0, sizeof e);
+    memcpy(e.package_id, job->v.package_id, ENVELOPE_ID_BYTES);
+    e.sender = job->v.sender;
+    e.sequence = job->v.sequence;
+    e.package_type = job->v.package_type;
+    e.year = job->v.year;
+    e.created_at = job->v.created_at;
+    e.accepted_at = self->now;
+    e.envelope = sr->envelope.data;
+    e.envelope_len = sr->envelope.len;
+    memcpy(e.envelope_hash, job->v.envelope_hash, 32);
+    for (i = 0; i < job->v.n_recipients; i++)
+        rcpts[i] = job->v.recipients[i];
+    e.recipients = rcpts;
+    e.n_recipients = job->v.n_recipients;
+    if (archive_append(self->archive, &e, &job->position, err) != 0)
+        return -1;
+
+    csbm__receipt__init(&r);
+    r.federation = self->federation;
+    r.package_id.data = job->v.package_id;
+    r.package_id.len = ENVELOPE_ID_BYTES;
+    r.sender = job->v.sender;
+    r.sequence = job->v.sequence;
+    r.envelope_hash.data = job->v.envelope_hash;
+    r.envelope_hash.len = 32;
+    r.position = job->position;
+    r.accepted_at = (uint64_t)self->now;
+    if ((s = receipt_sign(self->sign_key, &r, err)) == NULL)
+        return -1;
+    len = csbm__signed__get_packed_size(s);
+    if ((packed = malloc(len + 1)) == NULL) {
+        receipt_signed_free(s);
+        errbuf_set(err, "out of memory");
+        return -1;
+    }
+    csbm__signed__pack(s, packed);
+    receipt_signed_free(s);
+    rc = archive_set_receipt(self->archive, job->position, packed, len, err);
+    if (rc == 0
+        && (job->receipt = csbm__signed__unpack(NULL, len, packed)) == NULL) {
+        errbuf_set(err, "out of memory");
+        rc = -1;
+    }
+    free(packed);
+    if (rc != 0)
+        return -1;
+    job->appended = 1;
+    s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "archived at position "
+        "%llu", (unsigned long long)job->position);
+    return 0;
+}
+
+static int
+s_log_push(hub_t *self, const s_job_t *job, errbuf_t *err)
+{
+    archive_event_t ev;
+    char            detail[96];
+
+    snprintf(detail, sizeof detail, "%s at position %llu, sequence %llu",
+        job->duplicate ? "resubmitted, already" : "accepted",
+        (unsigned long long)job->position, (unsigned long long)job->v.sequence);
+    memset(&ev, 0, sizeof ev);
+    ev.kind = ARCHIVE_EVENT_PUSH;
+    ev.at = self->now;
+    ev.state = job->user;
+    ev.package_id = job->v.package_id;
+    ev.detail = detail;
+    return archive_log_event(self->archive, &ev, err);
+}
+
+/* ------------------------------------------------------------ batch --- */
+
+/* Steps 3 and 4: everything that goes into the transaction. */
+static void
+s_write(hub_t *self, int need_txn)
+{
+    errbuf_t err = {{0}};
+    size_t   i;
+    int      ok;
+
+    if (!need_txn)
+        return;
+    ok = archive_begin(self->archive, &err) == 0;
+    for (i = 0; ok && i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        if (job->kind == S_JOB_PULL && job->status == 0)
+            s_pull(self, job);
+    }
+    for (i = 0; ok && i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        if (job->kind != S_JOB_SUBMIT)
+            continue;
+        if (job->v.accept) {
+            ok = s_submit(self, job, &err) == 0;
+            if (ok && job->receipt != NULL)
+                ok = s_log_push(self, job, &err) == 0;
+        }
+        if (ok && job->status == CSBM__WIRE_STATUS__WIRE_REJECTED)
+            ok = s_log_refusal(self, job, &err) == 0;
+    }
+    for (i = 0; ok && i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        if (job->kind != S_JOB_SUBMIT && job->status != 0
+            && job->status != CSBM__WIRE_STATUS__WIRE_OK && job->user[0])
+            ok = s_log_refusal(self, job, &err) == 0;
+    }
+    for (i = 0; ok && i < self->n_zap_events; i++) {
+        const zap_event_t *z = &self->zap_events[i];
+        archive_event_t    ev;
+        char               detail[ZAP_DETAIL_MAX + 96];
+        snprintf(detail, sizeof detail, "refused handshake from %s: %s",
+            z->address, z->detail);
+        memset(&ev, 0, sizeof ev);
+        ev.kind = ARCHIVE_EVENT_HANDSHAKE;
+        ev.at = z->at;
+        ev.state = z->state;
+        ev.detail = detail;
+        ok = archive_log_event(self->archive, &ev, &err) == 0;
+    }
+    if (ok && archive_commit(self->archive, &err) == 0) {
+        self->n_zap_events = 0;
+        return;
+    }
+    log_error("batch of %zu requests not stored: %s", self->n_jobs, err.msg);
+    archive_rollback(self->archive);
+    for (i = 0; i < self->n_jobs; i++)
+        if (self->jobs[i].needs_commit)
+            s_job_retry(&self->jobs[i], "storage failure");
+    /* Handshake events stay queued for the next batch. */
+}
+
+static void
+s_send(hub_t *self, s_job_t *job)
+{
+    Csbm__WireReply   reply;
+    Csbm__SubmitReply sub = CSBM__SUBMIT_REPLY__INIT;
+    Csbm__PingReply   ping = CSBM__PING_REPLY__INIT;
+    errbuf_t          err = {{0}};
+    zmq_msg_t         rid;
+
+    csbm__wire_reply__init(&reply);
+    reply.protocol = WIRE_PROTOCOL;
+    reply.request_id = job->request_id;
+    reply.status = (Csbm__WireStatus)job->status;
+    reply.reason = (Csbm__ReasonCode)job->reason;
+    reply.message = job->message;
+    if (job->kind == S_JOB_SUBMIT && job->status != CSBM__WIRE_STATUS__WIRE_RETRY
+        && (job->receipt != NULL || job->rejection != NULL)) {
+        sub.receipt = job->status == CSBM__WIRE_STATUS__WIRE_OK ? job->receipt
+                                                               : NULL;
+        sub.rejection = job->status == CSBM__WIRE_STATUS__WIRE_REJECTED
+                            ? job->rejection
+                            : NULL;
+        sub.duplicate = job->duplicate ? 1 : 0;
+        reply.body_case = CSBM__WIRE_REPLY__BODY_SUBMIT;
+        reply.submit = &sub;
+    } else if (job->kind == S_JOB_PULL
+               && job->status == CSBM__WIRE_STATUS__WIRE_OK) {
+        reply.body_case = CSBM__WIRE_REPLY__BODY_PULL;
+        reply.pull = &job->pull;
+    } else if (job->kind == S_JOB_PING) {
+        ping.hub_time = (uint64_t)self->now;
+        ping.archive_size = archive_count(self->archive);
+        reply.body_case = CSBM__WIRE_REPLY__BODY_PING;
+        reply.ping = &ping;
+    }
+    zmq_msg_init(&rid);
+    zmq_msg_copy(&rid, &job->rid);
+    if (zmq_msg_send(&rid, self->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&rid);
+        log_warn("reply to %s dropped: %s", job->user[0] ? job->user : "?",
+            zmq_strerror(zmq_errno()));
+        return;
+    }
+    if (wire_send(self->router, &reply.base, ZMQ_DONTWAIT, &err) != 0)
+        log_warn("reply to %s dropped: %s", job->user[0] ? job->user : "?",
+            err.msg);
+}
+
+static void
+s_notify(hub_t *self, const s_job_t *job)
+{
+    Csbm__Notification n = CSBM__NOTIFICATION__INIT;
+    char               topic[WIRE_TOPIC_MAX];
+    size_t             i;
+    errbuf_t           err = {{0}};
+
+    if (self->pub == NULL)
+        return;
+    n.position = job->position;
+    n.archive_size = archive_count(self->archive);
+    for (i = 0; i < job->v.n_recipients; i++) {
+        int len = snprintf(topic, sizeof topic, "%s ", job->v.recipients[i]);
+        if (len <= 0 || (size_t)len >= sizeof topic)
+            continue;
+        if (zmq_send(self->pub, topic, (size_t)len,
+                ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+            || wire_send(self->pub, &n.base, ZMQ_DONTWAIT, &err) != 0)
+            log_warn("notification to %s dropped", job->v.recipients[i]);
+    }
+}
+
+static void
+s_log_job(const s_job_t *job)
+{
+    char hex[33];
+
+    switch (job->kind) {
+    case S_JOB_SUBMIT:
+        s_hex_id(job->v.package_id, job->v.have_id, hex);
+        if (job->status == CSBM__WIRE_STATUS__WIRE_OK && job->duplicate)
+            log_info("resubmitted %s %s by %s: already at position %llu",
+                package_type_name(job->v.package_type), hex, job->user,
+                (unsigned long long)job->position);
+        else if (job->status == CSBM__WIRE_STATUS__WIRE_OK)
+            log_info("accepted %s %s from %s, sequence %llu, at position "
+                "%llu (%zu recipient%s)",
+                package_type_name(job->v.package_type), hex, job->user,
+                (unsigned long long)job->v.sequence,
+                (unsigned long long)job->position, job->v.n_recipients,
+                job->v.n_recipients == 1 ? "" : "s");
+        else if (job->status == CSBM__WIRE_STATUS__WIRE_REJECTED)
+            log_info("rejected %s from %s: %s: %s", hex, job->user,
+                receipt_reason_name(job->reason), job->message);
+        else
+            log_warn("deferred %s from %s: %s", hex, job->user, job->message);
+        break;
+    case S_JOB_PULL:
+        if (job->status == CSBM__WIRE_STATUS__WIRE_OK)
+            log_info("pull by %s after %llu: %zu item%s, cursor %llu%s",
+                job->user, (unsigned long long)job->req->pull->after,
+                job->pull.n_items, job->pull.n_items == 1 ? "" : "s",
+                (unsigned long long)job->pull.cursor,
+                job->pull.more ? ", more waiting" : "");
+        else
+            log_warn("pull by %s failed: %s", job->user, job->message);
+        break;
+    case S_JOB_PING:
+        log_debug("ping from %s", job->user);
+        break;
+    default:
+        log_info("refused a request from %s: %s: %s",
+            job->user[0] ? job->user : "an unauthenticated peer",
+            receipt_reason_name(job->reason), job->message);
+        break;
+    }
+}
+
+static void
+s_batch(hub_t *self)
+{
+    size_t i;
+    int    need_txn = self->n_zap_events > 0;
+
+    self->now = (int64_t)time(NULL);
+    for (i = 0; i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        if (job->kind == S_JOB_SUBMIT) {
+            const Csbm__SubmitRequest *sr = job->req->submit;
+            need_txn = 1;
+            if (sr == NULL || hub_verify_submit(self->keyring,
+                    self->federation, job->user, sr->envelope.data,
+                    sr->envelope.len, self->now, &job->v) != 0) {
+                if (sr == NULL)
+                    s_refuse(&job->v, CSBM__REASON_CODE__REASON_MALFORMED,
+                        "empty submit");
+                s_reject(self, job, job->v.reason, job->v.message);
+            } else {
+                /* Replay checks and the append come in the transaction. */
+                job->needs_commit = 1;
+            }
+        } else if (job->kind == S_JOB_PULL) {
+            need_txn = 1;
+            if (job->req->pull == NULL)
+                s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+                    CSBM__REASON_CODE__REASON_MALFORMED, "empty pull");
+            else
+                job->needs_commit = 1;
+        } else if (job->kind == S_JOB_PING) {
+            s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "pong");
+        } else if (job->user[0] != '\0') {
+            need_txn = 1; /* a refused request of a known member */
+        }
+    }
+    s_write(self, need_txn);
+    for (i = 0; i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        s_send(self, job);
+        if (job->appended && job->status == CSBM__WIRE_STATUS__WIRE_OK)
+            s_notify(self, job);
+        s_log_job(job);
+    }
+    for (i = 0; i < self->n_jobs; i++)
+        s_job_clear(&self->jobs[i]);
+    self->n_jobs = 0;
+}
+
+/* ------------------------------------------------------------- life --- */
+
+hub_t *
+hub_new(const hub_options_t *o, errbuf_t *err)
+{
+    hub_t *self = calloc(1, sizeof *self);
+
+    if (self == NULL) {
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
+    if (o->sign_key == NULL || keys_secret_kind(o->sign_key) != KEYS_SIGN
+        || o->transport_key == NULL
+        || keys_secret_kind(o->transport_key) != KEYS_TRANSPORT) {
+        errbuf_set(err, "the hub needs its signing key and its transport "
+            "key");
+        goto fail;
+    }
+    if (o->federation == NULL || o->federation[0] == '\0'
+        || strlen(o->federation) > ENVELOPE_FEDERATION_MAX) {
+        errbuf_set(err, "federation name must be 1..%d characters",
+            ENVELOPE_FEDERATION_MAX);
+        goto fail;
+    }
+    if (o->data_path == NULL || strlen(o->data_path) >= sizeof self->data_path) {
+        errbuf_set(err, "the archive path is missing or too long");
+        goto fail;
+    }
+    if (o->bind == NULL || strlen(o->bind) >= sizeof self->bind
+        || (o->notify != NULL && strlen(o->notify) >= sizeof self->notify)) {
+        errbuf_set(err, "an endpoint is missing or too long");
+        goto fail;
+    }
+    snprintf(self->federation, sizeof self->federation, "%s", o->federation);
+    snprintf(self->bind, sizeof self->bind, "%s", o->bind);
+    snprintf(self->data_path, sizeof self->data_path, "%s", o->data_path);
+    if (o->notify != NULL)
+        snprintf(self->notify, sizeof self->notify, "%s", o->notify);
+    self->sign_key = o->sign_key;
+    self->keyring = o->keyring;
+    self->jobs = calloc(HUB_BATCH_MAX, sizeof *self->jobs);
+    self->zap_events = calloc(S_ZAP_EVENTS_MAX, sizeof *self->zap_events);
+    if (self->jobs == NULL || self->zap_events == NULL) {
+        errbuf_set(err, "out of memory");
+        goto fail;
+    }
+    if ((self->archive = archive_open(o->data_path, o->federation, err))
+        == NULL)
+        goto fail;
+    if ((self->zctx = zmq_ctx_new()) == NULL) {
+        errbuf_set(err, "cannot create a ZeroMQ context: %s",
+            zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    /* The ZAP handler first: a CURVE socket bound without one would let
+     * any key in. */
+    if ((self->zap = zap_new(self->zctx, self->keyring, err)) == NULL)
+        goto fail;
+    if ((self->router = wire_hub_socket(self->zctx, o->bind,
+             keys_secret_bytes(o->transport_key), err)) == NULL)
+        goto fail;
+    if (o->notify != NULL
+        && (self->pub = wire_notify_socket(self->zctx, o->notify,
+                keys_secret_bytes(o->transport_key), err)) == NULL)
+        goto fail;
+    return self;
+fail:
+    hub_destroy(&self);
+    return NULL;
+}
+
+void
+hub_destroy(hub_t **self_p)
+{
+    hub_t *self;
+    size_t i;
+
+    if (self_p == NULL || (self = *self_p) == NULL)
+        return;
+    for (i = 0; i < self->n_jobs; i++)
+        s_job_clear(&self->jobs[i]);
+    if (self->router != NULL)
+        zmq_close(self->router);
+    if (self->pub != NULL)
+        zmq_close(self->pub);
+    zap_destroy(&self->zap);
+    if (self->zctx != NULL)
+        zmq_ctx_term(self->zctx);
+    archive_destroy(&self->archive);
+    free(self->jobs);
+    free(self->zap_events);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+hub_run(hub_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
+{
+    log_info("hub for %s listening on %s, notifications on %s; archive %s "
+        "holds %llu package%s", self->federation, self->bind,
+        self->notify[0] ? self->notify : "(none)", self->data_path,
+        (unsigned long long)archive_count(self->archive),
+        archive_count(self->archive) == 1 ? "" : "s");
+    while (!*stop) {
+        zmq_pollitem_t items[2] = {{self->router, 0, ZMQ_POLLIN, 0},
+            {zap_events(self->zap), 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 2, HUB_POLL_MS);
+
+        if (rc < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            errbuf_set(err, "poll failed: %s", zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        if (rc == 0)
+            continue;
+        s_collect(self);
+        if (self->n_jobs > 0 || self->n_zap_events > 0)
+            s_batch(self);
+    }
+    /* What the ZAP thread reported last still goes to the audit trail. */
+    s_collect(self);
+    if (self->n_jobs > 0 || self->n_zap_events > 0)
+        s_batch(self);
+    if (self->n_zap_events > 0)
+        log_warn("%zu handshake events not recorded", self->n_zap_events);
+    log_info("hub stopped; archive holds %llu package%s",
+        (unsigned long long)archive_count(self->archive),
+        archive_count(self->archive) == 1 ? "" : "s");
+    return 0;
+}

@@ -1,0 +1,1078 @@
+/*
+ * member: push, sync, pull and the node daemon (see member.h).
+ *
+ * Delivery is at-least-once on the wire and exactly-once in the archive:
+ * a package is resent until a signed answer comes back, and the hub
+ * answers a resubmission of an archived package with its original
+ * receipt. Only a verified receipt or rejection ends the pending state;
+ * anything else (no answer, "retry later", an answer that does not verify)
+ * is a failed attempt with exponential backoff in the store.
+ */
+#include "node/member.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "crypto/package.h"
+#include "crypto/receipt.h"
+#include "node/log.h"
+#include "node/wire.h"
+
+#define MEMBER_HUB_BACKOFF_MAX_S 60 /* daemon: longest pause when hub is down */
+#define HASH_BYTES 32
+
+struct member {
+    member_config_t cfg;
+    char           *data_path;
+    char           *hub;
+    char           *hub_notify;
+    char            owner[KEYS_OWNER_MAX + 1];
+    char            federation[ENVELOPE_FEDERATION_MAX + 1];
+    keyring_t      *keyring;
+    keys_secret_t  *transport;
+    mailbox_t      *mailbox;
+    void           *zctx;
+    void           *dealer;
+    uint64_t        request_id;
+};
+
+static char *
+s_strdup_or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+void
+member_config_init(member_config_t *cfg)
+{
+    const char *e;
+
+    memset(cfg, 0, sizeof *cfg);
+    e = getenv("CSBM_DATA");
+    cfg->data_path = e != NULL && e[0] != '\0' ? e : MEMBER_DEFAULT_DATA;
+    cfg->hub = getenv("CSBM_HUB");
+    cfg->hub_notify = getenv("CSBM_HUB_NOTIFY");
+    cfg->timeout_ms = MEMBER_DEFAULT_TIMEOUT_MS;
+    cfg->page_size = MEMBER_DEFAULT_PAGE;
+    cfg->poll_ms = MEMBER_DEFAULT_POLL_MS;
+    cfg->pull_every_s = MEMBER_DEFAULT_PULL_EVERY;
+}
+
+member_t *
+member_new(const member_config_t *cfg, const char *owner,
+    const char *federation, keyring_t **keyring, keys_secret_t **transport,
+    errbuf_t *err)
+{
+    member_t *self = calloc(1, sizeof *self);
+
+    if (self != NULL) {
+        self->keyring = *keyring;
+        if (transport != NULL) {
+            self->transport = *transport;
+            *transport = NULL;
+        }
+    } else {
+        keyring_destroy(keyring);
+        if (transport != NULL)
+            keys_secret_destroy(transport);
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
+    *keyring = NULL;
+    if (!keys_owner_valid(owner)) {
+        errbuf_set(err, "\"%s\" is not a valid identity", owner);
+        goto fail;
+    }
+    if (federation == NULL || federation[0] == '\0'
+        || strlen(federation) > ENVELOPE_FEDERATION_MAX) {
+        errbuf_set(err, "the federation name must have 1 to %d characters",
+            ENVELOPE_FEDERATION_MAX);
+        goto fail;
+    }
+    if (self->transport != NULL
+        && (keys_secret_kind(self->transport) != KEYS_TRANSPORT
+            || strcmp(keys_secret_owner(self->transport), owner) != 0)) {
+        errbuf_set(err, "the transport key given is not %s's transport key",
+            owner);
+        goto fail;
+    }
+    snprintf(self->owner, sizeof self->owner, "%s", owner);
+    snprintf(self->federation, sizeof self->federation, "%s", federation);
+    self->cfg = *cfg;
+    self->data_path = s_strdup_or_null(cfg->data_path);
+    self->hub = s_strdup_or_null(cfg->hub);
+    self->hub_notify = s_strdup_or_null(cfg->hub_notify);
+    self->cfg.data_path = self->data_path;
+    self->cfg.hub = self->hub;
+    self->cfg.hub_notify = self->hub_notify;
+    if (self->cfg.timeout_ms <= 0)
+        self->cfg.timeout_ms = MEMBER_DEFAULT_TIMEOUT_MS;
+    if (self->cfg.page_size == 0 || self->cfg.page_size > WIRE_MAX_PAGE_ITEMS)
+        self->cfg.page_size = MEMBER_DEFAULT_PAGE;
+    if (self->cfg.poll_ms <= 0)
+        self->cfg.poll_ms = MEMBER_DEFAULT_POLL_MS;
+    if (self->cfg.pull_every_s <= 0)
+        self->cfg.pull_every_s = MEMBER_DEFAULT_PULL_EVERY;
+    if (sodium_init() < 0) {
+        errbuf_set(err, "libsodium failed to initialise");
+        goto fail;
+    }
+    randombytes_buf(&self->request_id, sizeof self->request_id);
+    self->request_id &= UINT64_C(0x00ffffffffffffff);
+    if ((self->mailbox = mailbox_open(self->data_path, owner, federation,
+             err)) == NULL)
+        goto fail;
+    return self;
+fail:
+    member_destroy(&self);
+    return NULL;
+}
+
+static void
+s_drop_dealer(member_t *self)
+{
+    if (self->dealer != NULL) {
+        zmq_close(self->dealer);
+        self->dealer = NULL;
+    }
+}
+
+void
+member_destroy(member_t **self_p)
+{
+    member_t *self;
+
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    self = *self_p;
+    s_drop_dealer(self);
+    if (self->zctx != NULL)
+        zmq_ctx_term(self->zctx);
+    mailbox_destroy(&self->mailbox);
+    keys_secret_destroy(&self->transport);
+    keyring_destroy(&self->keyring);
+    free(self->data_path);
+    free(self->hub);
+    free(self->hub_notify);
+    free(self);
+    *self_p = NULL;
+}
+
+mailbox_t *
+member_mailbox(member_t *self)
+{
+    return self->mailbox;
+}
+
+/* ------------------------------------------------------------ the hub --- */
+
+/* The hub's current transport key, for CURVE. */
+static int
+s_hub_transport(member_t *self, uint8_t pk[32], errbuf_t *err)
+{
+    const keyring_key_t *k =
+        keyring_recipient(self->keyring, MEMBER_HUB_OWNER, (int64_t)time(NULL),
+            err);
+
+    if (k == NULL) {
+        errbuf_prefix(err, "no usable key for the hub in the keyring; copy "
+            "the hub's hub.pub into the keyring directory");
+        return -1;
+    }
+    memcpy(pk, k->pub.transport_pk, 32);
+    return 0;
+}
+
+static int
+s_need_network(member_t *self, errbuf_t *err)
+{
+    if (self->hub == NULL) {
+        errbuf_set(err, "no hub: pass --hub tcp://HOST:PORT or set CSBM_HUB");
+        return -1;
+    }
+    if (self->transport == NULL) {
+        errbuf_set(err, "no transport key loaded: this command works "
+            "offline only");
+        return -1;
+    }
+    if (self->zctx == NULL && (self->zctx = zmq_ctx_new()) == NULL) {
+        errbuf_set(err, "cannot create a ZeroMQ context: %s",
+            zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_no_linger(void *sock)
+{
+    int zero = 0;
+
+    (void)zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+}
+
+static void *
+s_dealer(member_t *self, errbuf_t *err)
+{
+    uint8_t hub_pk[32];
+
+    if (self->dealer != NULL)
+        return self->dealer;
+    if (s_need_network(self, err) != 0
+        || s_hub_transport(self, hub_pk, err) != 0)
+        return NULL;
+    self->dealer = wire_member_socket(self->zctx, self->hub,
+        keys_secret_public(self->transport),
+        keys_secret_bytes(self->transport), hub_pk, err);
+    if (self->dealer != NULL)
+        s_no_linger(self->dealer);
+    return self->dealer;
+}
+
+/* One request, one reply. On failure the socket is dropped: a request
+ * still queued in it must not reach the hub later, and a fresh connection
+ * is the cheapest way to recover from a lost handshake. */
+static Csbm__WireReply *
+s_call(member_t *self, Csbm__WireRequest *req, errbuf_t *err)
+{
+    Csbm__WireReply *reply;
+    void            *sock = s_dealer(self, err);
+
+    if (sock == NULL)
+        return NULL;
+    req->protocol = WIRE_PROTOCOL;
+    req->request_id = ++self->request_id;
+    reply = wire_call(sock, req, self->cfg.timeout_ms, err);
+    if (reply == NULL) {
+        /* Name the endpoint: "hub at tcp://... did not answer ...". */
+        if (err != NULL && strncmp(err->msg, "hub ", 4) == 0) {
+            char msg[ERRBUF_SIZE];
+            snprintf(msg, sizeof msg, "%s", err->msg + 4);
+            errbuf_set(err, "hub at %s %s", self->hub, msg);
+        } else {
+            errbuf_prefix(err, "hub at %s", self->hub);
+        }
+        s_drop_dealer(self);
+    }
+    return reply;
+}
+
+static const char *
+s_reason(int reason)
+{
+    return receipt_reason_name(reason);
+}
+
+/* The keyring binding of the hub key that signed s, valid at time at. */
+static const keyring_key_t *
+s_hub_key_by_id(member_t *self, const Csbm__Signed *s, errbuf_t *err)
+{
+    size_t i, n = keyring_key_count(self->keyring);
+    char   hex[2 * KEYS_ID_BYTES + 1];
+
+    if (s->hub_key_id.len != KEYS_ID_BYTES) {
+        errbuf_set(err, "the hub key id is %zu bytes, not %d",
+            s->hub_key_id.len, KEYS_ID_BYTES);
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        const keyring_key_t *k = keyring_key_at(self->keyring, i);
+        if (strcmp(k->pub.owner, MEMBER_HUB_OWNER) == 0
+            && memcmp(k->pub.sign_key_id, s->hub_key_id.data, KEYS_ID_BYTES)
+                == 0)
+            return k;
+    }
+    keys_id_hex(s->hub_key_id.data, hex);
+    errbuf_set(err, "signed by hub key %s, which is not in the keyring", hex);
+    return NULL;
+}
+
+/* Verify a signed receipt: a hub key of the keyring, valid when the hub
+ * says it accepted the package, in this federation. */
+static int
+s_verify_receipt(member_t *self, const Csbm__Signed *s, Csbm__Receipt **out,
+    errbuf_t *err)
+{
+    const keyring_key_t *k, *valid = NULL;
+    Csbm__Receipt       *r = NULL;
+
+    *out = NULL;
+    if (s == NULL) {
+        errbuf_set(err, "no receipt");
+        return -1;
+    }
+    if ((k = s_hub_key_by_id(self, s, err)) == NULL)
+        return -1;
+    if (receipt_verify(s, k->pub.sign_pk, &r, err) != 0)
+        return -1;
+    if (keyring_signer(self->keyring, MEMBER_HUB_OWNER, k->pub.sign_key_id,
+            (int64_t)r->accepted_at, &valid, err) != 0) {
+        errbuf_prefix(err, "hub key not valid at the receipt's time");
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return -1;
+    }
+    if (strcmp(r->federation, self->federation) != 0) {
+        errbuf_set(err, "the receipt is for federation \"%s\", not \"%s\"",
+            r->federation, self->federation);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+static int
+s_verify_rejection(member_t *self, const Csbm__Signed *s,
+    Csbm__Rejection **out, errbuf_t *err)
+{
+    const keyring_key_t *k, *valid = NULL;
+    Csbm__Rejection     *r = NULL;
+
+    *out = NULL;
+    if ((k = s_hub_key_by_id(self, s, err)) == NULL)
+        return -1;
+    if (receipt_verify_rejection(s, k->pub.sign_pk, &r, err) != 0)
+        return -1;
+    if (keyring_signer(self->keyring, MEMBER_HUB_OWNER, k->pub.sign_key_id,
+            (int64_t)r->rejected_at, &valid, err) != 0) {
+        errbuf_prefix(err, "hub key not valid at the rejection's time");
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return -1;
+    }
+    if (strcmp(r->federation, self->federation) != 0) {
+        errbuf_set(err, "the rejection is for federation \"%s\", not \"%s\"",
+            r->federation, self->federation);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+static int
+s_same_id(const ProtobufCBinaryData *b, const uint8_t id[ENVELOPE_ID_BYTES])
+{
+    return b->len == ENVELOPE_ID_BYTES
+        && memcmp(b->data, id, ENVELOPE_ID_BYTES) == 0;
+}
+
+static int
+s_same_hash(const ProtobufCBinaryData *b, const uint8_t hash[HASH_BYTES])
+{
+    return b->len == HASH_BYTES && memcmp(b->data, hash, HASH_BYTES) == 0;
+}
+
+/* Serialize a Signed statement for the store. Caller frees. */
+static uint8_t *
+s_pack_signed(const Csbm__Signed *s, size_t *len)
+{
+    size_t   n = protobuf_c_message_get_packed_size(&s->base);
+    uint8_t *buf = malloc(n > 0 ? n : 1);
+
+    if (buf != NULL)
+        *len = protobuf_c_message_pack(&s->base, buf);
+    return buf;
+}
+
+/* ----------------------------------------------------------- delivery --- */
+
+/* Record a failed attempt: the package stays pending. */
+static int
+s_attempt_failed(member_t *self, member_delivery_t *out, errbuf_t *err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+s_attempt_failed(member_t *self, member_delivery_t *out, errbuf_t *err,
+    const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(out->message, sizeof out->message, fmt, ap);
+    va_end(ap);
+    out->outcome = MEMBER_QUEUED;
+    return mailbox_outbox_failed(self->mailbox, out->package_id,
+        (int64_t)time(NULL), out->message, err);
+}
+
+static int
+s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
+    const uint8_t hash[HASH_BYTES], const Csbm__SubmitReply *sr,
+    member_delivery_t *out, errbuf_t *err)
+{
+    errbuf_t       why = {{0}};
+    Csbm__Receipt *r = NULL;
+    uint8_t       *packed = NULL;
+    size_t         packed_len = 0;
+    int            rc;
+
+    if (s_verify_receipt(self, sr->receipt, &r, &why) != 0)
+        return s_attempt_failed(self, out, err, "the hub's receipt does not "
+            "verify (%s); the package stays queued", why.msg);
+    if (!s_same_id(&r->package_id, e->package_id)
+        || strcmp(r->sender, self->owner) != 0 || r->sequence != e->sequence
+        || !s_same_hash(&r->envelope_hash, hash) || r->position == 0) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return s_attempt_failed(self, out, err, "the hub's receipt names "
+            "another package, sender, sequence or envelope than the one "
+            "sent; the package stays queued");
+    }
+    if ((packed = s_pack_signed(sr->receipt, &packed_len)) == NULL) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        errbuf_set(err, "out of memory");
+        return -1;
+    }
+    rc = mailbox_outbox_delivered(self->mailbox, e->package_id, packed,
+        packed_len, r->position, (int64_t)r->accepted_at, err);
+    if (rc == 0) {
+        out->outcome = MEMBER_DELIVERED;
+        out->position = r->position;
+        out->accepted_at = (int64_t)r->accepted_at;
+        out->duplicate = sr->duplicate ? 1 : 0;
+        out->message[0] = '\0';
+    }
+    free(packed);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return rc;
+}
+
+static int
+s_on_rejection(member_t *self, const mailbox_outbox_entry_t *e,
+    const uint8_t hash[HASH_BYTES], const Csbm__WireReply *reply,
+    member_delivery_t *out, errbuf_t *err)
+{
+    const Csbm__Signed *s = reply->body_case == CSBM__WIRE_REPLY__BODY_SUBMIT
+                                ? reply->submit->rejection
+                                : NULL;
+    errbuf_t            why = {{0}};
+    Csbm__Rejection    *r = NULL;
+    uint8_t            *packed = NULL;
+    size_t              packed_len = 0;
+    int                 rc;
+
+    /* An unsigned refusal proves nothing: keep the package and retry, so
+     * a fault between here and the hub cannot silently drop it. */
+    if (s == NULL)
+        return s_attempt_failed(self, out, err, "the hub refused it without "
+            "a signed rejection (%s: %s); the package stays queued",
+            s_reason(reply->reason), reply->message);
+    if (s_verify_rejection(self, s, &r, &why) != 0)
+        return s_attempt_failed(self, out, err, "the hub's rejection does "
+            "not verify (%s); the package stays queued", why.msg);
+    if ((r->package_id.len != 0 && !s_same_id(&r->package_id, e->package_id))
+        || strcmp(r->sender, self->owner) != 0
+        || !s_same_hash(&r->envelope_hash, hash)) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return s_attempt_failed(self, out, err, "the hub's rejection names "
+            "another package, sender or envelope than the one sent; the "
+            "package stays queued");
+    }
+    if ((packed = s_pack_signed(s, &packed_len)) == NULL) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        errbuf_set(err, "out of memory");
+        return -1;
+    }
+    rc = mailbox_outbox_rejected(self->mailbox, e->package_id, packed,
+        packed_len, (int)r->reason, r->message, err);
+    if (rc == 0) {
+        out->outcome = MEMBER_REJECTED;
+        out->reason = (int)r->reason;
+        snprintf(out->message, sizeof out->message, "%s", r->message);
+    }
+    free(packed);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    return rc;
+}
+
+static int
+s_deliver(member_t *self, const mailbox_outbox_entry_t *e,
+    const uint8_t *env, size_t env_len, member_delivery_t *out, errbuf_t *err)
+{
+    Csbm__WireRequest   req = CSBM__WIRE_REQUEST__INIT;
+    Csbm__SubmitRequest sub = CSBM__SUBMIT_REQUEST__INIT;
+    Csbm__WireReply    *reply;
+    errbuf_t            why = {{0}};
+    uint8_t             hash[HASH_BYTES];
+    int                 rc;
+
+    memset(out, 0, sizeof *out);
+    memcpy(out->package_id, e->package_id, ENVELOPE_ID_BYTES);
+    out->sequence = e->sequence;
+    out->package_type = e->package_type;
+    out->outcome = MEMBER_QUEUED;
+    receipt_envelope_hash(env, env_len, hash);
+    sub.envelope.data = (uint8_t *)(uintptr_t)env;
+    sub.envelope.len = env_len;
+    req.body_case = CSBM__WIRE_REQUEST__BODY_SUBMIT;
+    req.submit = &sub;
+    if ((reply = s_call(self, &req, &why)) == NULL) {
+        out->unanswered = 1;
+        return s_attempt_failed(self, out, err, "%s", why.msg);
+    }
+    switch (reply->status) {
+    case CSBM__WIRE_STATUS__WIRE_OK:
+        if (reply->body_case != CSBM__WIRE_REPLY__BODY_SUBMIT
+            || reply->submit->receipt == NULL)
+            rc = s_attempt_failed(self, out, err, "the hub answered OK "
+                "without a receipt; the package stays queued");
+        else
+            rc = s_on_receipt(self, e, hash, reply->submit, out, err);
+        break;
+    case CSBM__WIRE_STATUS__WIRE_REJECTED:
+        rc = s_on_rejection(self, e, hash, reply, out, err);
+        break;
+    case CSBM__WIRE_STATUS__WIRE_RETRY:
+        rc = s_attempt_failed(self, out, err, "the hub asks to try again "
+            "later (%s: %s)", s_reason(reply->reason), reply->message);
+        break;
+    default:
+        rc = s_attempt_failed(self, out, err, "the hub answered with an "
+            "unknown status %d (%s: %s)", (int)reply->status,
+            s_reason(reply->reason), reply->message);
+        break;
+    }
+    protobuf_c_message_free_unpacked(&reply->base, NULL);
+    return rc;
+}
+
+int
+member_deliver(member_t *self, const uint8_t id[ENVELOPE_ID_BYTES],
+    member_delivery_t *out, errbuf_t *err)
+{
+    mailbox_outbox_entry_t e;
+    uint8_t               *env = NULL;
+    size_t                 env_len = 0;
+    int                    rc;
+
+    rc = mailbox_outbox_get(self->mailbox, id, &e, &env, &env_len, err);
+    if (rc == 0) {
+        char hex[33];
+        envelope_id_hex(id, hex);
+        errbuf_set(err, "no package %s in the outbox", hex);
+    }
+    if (rc <= 0)
+        return -1;
+    rc = s_deliver(self, &e, env, env_len, out, err);
+    free(env);
+    return rc;
+}
+
+typedef struct {
+    const Csbm__Package *pkg;
+    package_seal_opts_t  opts;
+} seal_ctx_t;
+
+static int
+s_seal(uint64_t sequence, void *ctx, uint8_t **env, size_t *env_len,
+    errbuf_t *err)
+{
+    seal_ctx_t *c = ctx;
+
+    c->opts.sequence = sequence;
+    return package_seal(c->pkg, &c->opts, env, env_len, err);
+}
+
+int
+member_push(member_t *self, const Csbm__Package *pkg, const char *const *to,
+    size_t n_to, const keys_secret_t *sign_key, int send,
+    member_delivery_t *out, errbuf_t *err)
+{
+    mailbox_outbox_entry_t e;
+    seal_ctx_t             c;
+
+    memset(out, 0, sizeof *out);
+    if (keys_secret_kind(sign_key) != KEYS_SIGN
+        || strcmp(keys_secret_owner(sign_key), self->owner) != 0) {
+        errbuf_set(err, "pushing as %s needs %s's signing key", self->owner,
+            self->owner);
+        return -1;
+    }
+    memset(&c, 0, sizeof c);
+    c.pkg = pkg;
+    c.opts.federation = self->federation;
+    c.opts.sign_key = sign_key;
+    c.opts.keyring = self->keyring;
+    c.opts.to = to;
+    c.opts.n_to = n_to;
+    c.opts.now = (int64_t)time(NULL);
+    if (mailbox_outbox_add(self->mailbox, s_seal, &c, &e, err) != 0)
+        return -1;
+    memcpy(out->package_id, e.package_id, ENVELOPE_ID_BYTES);
+    out->sequence = e.sequence;
+    out->package_type = e.package_type;
+    out->outcome = MEMBER_QUEUED;
+    snprintf(out->message, sizeof out->message, "queued, not sent");
+    if (!send)
+        return 0;
+    return member_deliver(self, e.package_id, out, err);
+}
+
+int
+member_sync(member_t *self, int respect_backoff,
+    member_delivery_fn on_delivery, void *ctx, member_sync_report_t *rep,
+    errbuf_t *err)
+{
+    mailbox_outbox_entry_t e;
+    member_delivery_t      d;
+    uint64_t               after = 0;
+    uint8_t               *env;
+    size_t                 env_len;
+    int                    rc;
+
+    memset(rep, 0, sizeof *rep);
+    for (;;) {
+        env = NULL;
+        rc = mailbox_outbox_next(self->mailbox, after, INT64_MAX, &e, &env,
+            &env_len, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+        if (respect_backoff && e.next_attempt_at > (int64_t)time(NULL)) {
+            free(env);
+            break;
+        }
+        rc = s_deliver(self, &e, env, env_len, &d, err);
+        free(env);
+        if (rc != 0)
+            return -1;
+        if (on_delivery != NULL)
+            on_delivery(&d, ctx);
+        if (d.outcome == MEMBER_DELIVERED) {
+            rep->delivered++;
+            rep->duplicates += d.duplicate ? 1 : 0;
+        } else if (d.outcome == MEMBER_REJECTED) {
+            rep->rejected++;
+        } else {
+            /* Later packages wait, so the hub sees sequence order. */
+            rep->stalled = 1;
+            rep->unanswered = d.unanswered;
+            snprintf(rep->last_error, sizeof rep->last_error, "%s",
+                d.message);
+            break;
+        }
+        after = e.sequence;
+    }
+    rep->pending = mailbox_outbox_count(self->mailbox, MAILBOX_PENDING, err);
+    return rep->pending < 0 ? -1 : 0;
+}
+
+/* --------------------------------------------------------------- pull --- */
+
+/* Write why an item is refused (truncating a long reason is fine). */
+static void
+s_why(char *reason, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+s_why(char *reason, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(reason, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* Check one pulled item; on any failure set it->refused to the reason
+ * (in reason). *env keeps the parsed envelope alive until the commit, and
+ * *receipt the serialized receipt. */
+static int
+s_check_item(member_t *self, const Csbm__PullItem *pi,
+    mailbox_inbox_item_t *it, envelope_t **env, uint8_t **receipt,
+    char *reason, size_t cap)
+{
+    const Csbm__EnvelopeHeader *h;
+    errbuf_t                    why = {{0}};
+    Csbm__Receipt              *r = NULL;
+    uint8_t                     hash[HASH_BYTES];
+    size_t                      i;
+    int                         mine = 0;
+
+    memset(it, 0, sizeof *it);
+    it->position = pi->position;
+    it->envelope = pi->envelope.data;
+    it->envelope_len = pi->envelope.len;
+    it->refused = reason;
+    if (pi->receipt != NULL) {
+        if ((*receipt = s_pack_signed(pi->receipt, &it->receipt_len)) == NULL)
+            return -1;
+        it->receipt = *receipt;
+    }
+    if ((*env = envelope_parse(pi->envelope.data, pi->envelope.len, &why))
+        == NULL) {
+        s_why(reason, cap, "the package does not parse: %s", why.msg);
+        return 0;
+    }
+    h = envelope_header(*env);
+    if (h->package_id.len != ENVELOPE_ID_BYTES) {
+        s_why(reason, cap, "the package id is not %d bytes",
+            ENVELOPE_ID_BYTES);
+        return 0;
+    }
+    it->package_id = h->package_id.data;
+    it->sender = h->sender;
+    it->package_type = (int)h->package_type;
+    it->year = h->year;
+    it->created_at = h->created_at > INT64_MAX ? INT64_MAX
+                                               : (int64_t)h->created_at;
+    if (package_verify(*env, self->keyring, self->federation, NULL, &why)
+        != 0) {
+        s_why(reason, cap, "not valid: %s", why.msg);
+        return 0;
+    }
+    for (i = 0; i < h->n_recipients; i++)
+        mine |= strcmp(h->recipients[i]->id, self->owner) == 0;
+    if (!mine) {
+        s_why(reason, cap, "not addressed to %s; the hub should not "
+            "have sent it", self->owner);
+        return 0;
+    }
+    if (s_verify_receipt(self, pi->receipt, &r, &why) != 0) {
+        s_why(reason, cap, "the hub's receipt does not verify: %s",
+            why.msg);
+        return 0;
+    }
+    receipt_envelope_hash(pi->envelope.data, pi->envelope.len, hash);
+    if (!s_same_id(&r->package_id, h->package_id.data)
+        || strcmp(r->sender, h->sender) != 0 || r->sequence != h->sequence
+        || !s_same_hash(&r->envelope_hash, hash)
+        || r->position != pi->position) {
+        s_why(reason, cap, "the hub's receipt names another package, "
+            "envelope or position (receipt position %llu)",
+            (unsigned long long)r->position);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return 0;
+    }
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    it->refused = NULL;
+    return 0;
+}
+
+/* Check and commit one page. */
+static int
+s_commit_page(member_t *self, const Csbm__PullReply *p, member_pull_fn cb,
+    void *ctx, member_pull_report_t *rep, errbuf_t *err)
+{
+    size_t                n = p->n_items, i, added = 0;
+    mailbox_inbox_item_t *items = calloc(n + 1, sizeof *items);
+    envelope_t          **envs = calloc(n + 1, sizeof *envs);
+    uint8_t             **receipts = calloc(n + 1, sizeof *receipts);
+    char                 *reasons = calloc(n + 1, MAILBOX_ERROR_MAX);
+    int                   rc = -1;
+
+    if (items == NULL || envs == NULL || receipts == NULL || reasons == NULL) {
+        errbuf_set(err, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (p->items[i] == NULL) {
+            errbuf_set(err, "the hub sent an empty item");
+            goto done;
+        }
+        if (s_check_item(self, p->items[i], &items[i], &envs[i],
+                &receipts[i], reasons + i * MAILBOX_ERROR_MAX,
+                MAILBOX_ERROR_MAX) != 0) {
+            errbuf_set(err, "out of memory");
+            goto done;
+        }
+    }
+    if (mailbox_inbox_commit(self->mailbox, items, n, p->cursor,
+            (int64_t)time(NULL), &added, err) != 0)
+        goto done;
+    rep->received += n;
+    rep->added += added;
+    rep->cursor = p->cursor;
+    rep->more = p->more ? 1 : 0;
+    for (i = 0; i < n; i++) {
+        if (items[i].refused == NULL)
+            continue;
+        rep->refused++;
+        if (cb != NULL)
+            cb(rep, items[i].position, items[i].refused, ctx);
+    }
+    rc = 0;
+done:
+    for (i = 0; envs != NULL && receipts != NULL && i < n; i++) {
+        envelope_destroy(&envs[i]);
+        free(receipts[i]);
+    }
+    free(items);
+    free(envs);
+    free(receipts);
+    free(reasons);
+    return rc;
+}
+
+int
+member_pull(member_t *self, size_t max, member_pull_fn progress, void *ctx,
+    member_pull_report_t *rep, errbuf_t *err)
+{
+    Csbm__WireRequest req = CSBM__WIRE_REQUEST__INIT;
+    Csbm__PullRequest pr = CSBM__PULL_REQUEST__INIT;
+    Csbm__WireReply  *reply;
+    uint64_t          cursor = 0;
+    size_t            want;
+
+    memset(rep, 0, sizeof *rep);
+    if (mailbox_cursor(self->mailbox, &cursor, err) != 0)
+        return -1;
+    rep->cursor = cursor;
+    for (;;) {
+        want = self->cfg.page_size;
+        if (max > 0 && max - rep->received < want)
+            want = max - rep->received;
+        if (want == 0)
+            break;
+        pr.after = cursor;
+        pr.max_items = (uint32_t)want;
+        req.body_case = CSBM__WIRE_REQUEST__BODY_PULL;
+        req.pull = &pr;
+        if ((reply = s_call(self, &req, err)) == NULL)
+            return -1;
+        if (reply->status != CSBM__WIRE_STATUS__WIRE_OK
+            || reply->body_case != CSBM__WIRE_REPLY__BODY_PULL) {
+            errbuf_set(err, "hub at %s refused the pull (%s: %s)", self->hub,
+                s_reason(reply->reason), reply->message);
+            protobuf_c_message_free_unpacked(&reply->base, NULL);
+            return -1;
+        }
+        if (reply->pull->n_items > want) {
+            errbuf_set(err, "hub at %s sent %zu items for a page of %zu",
+                self->hub, reply->pull->n_items, want);
+            protobuf_c_message_free_unpacked(&reply->base, NULL);
+            return -1;
+        }
+        if (reply->pull->more && reply->pull->n_items == 0
+            && reply->pull->cursor <= cursor) {
+            errbuf_set(err, "hub at %s says more is waiting but sent "
+                "nothing past position %llu", self->hub,
+                (unsigned long long)cursor);
+            protobuf_c_message_free_unpacked(&reply->base, NULL);
+            return -1;
+        }
+        if (s_commit_page(self, reply->pull, progress, ctx, rep, err) != 0) {
+            errbuf_prefix(err, "pull from %s", self->hub);
+            protobuf_c_message_free_unpacked(&reply->base, NULL);
+            return -1;
+        }
+        cursor = reply->pull->cursor;
+        protobuf_c_message_free_unpacked(&reply->base, NULL);
+        if (progress != NULL)
+            progress(rep, 0, NULL, ctx);
+        if (!rep->more)
+            break;
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------- inbox --- */
+
+int
+member_inbox_open(member_t *self, const char *id, const keys_secret_t *box_key,
+    Csbm__Package **out, mailbox_inbox_entry_t *entry, errbuf_t *err)
+{
+    mailbox_inbox_entry_t e;
+    envelope_t           *env = NULL;
+    uint8_t              *buf = NULL;
+    size_t                len = 0;
+    int                   rc;
+
+    *out = NULL;
+    rc = mailbox_inbox_find(self->mailbox, id, &e, &buf, &len, NULL, NULL,
+        err);
+    if (rc == 0)
+        errbuf_set(err, "no package %s in the inbox; see 'csbm inbox'", id);
+    if (rc <= 0)
+        return -1;
+    rc = 1;
+    if ((env = envelope_parse(buf, len, err)) == NULL
+        || package_verify(env, self->keyring, self->federation, NULL, err)
+            != 0) {
+        errbuf_prefix(err, "NOT VALID");
+        goto done;
+    }
+    if (package_open(env, box_key, out, err) != 0) {
+        errbuf_prefix(err, "cannot open as %s", keys_secret_owner(box_key));
+        goto done;
+    }
+    if (mailbox_inbox_mark_opened(self->mailbox, e.package_id, err) != 0) {
+        protobuf_c_message_free_unpacked(&(*out)->base, NULL);
+        *out = NULL;
+        rc = -1;
+        goto done;
+    }
+    e.opened = 1;
+    if (entry != NULL)
+        *entry = e;
+    rc = 0;
+done:
+    envelope_destroy(&env);
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------- daemon --- */
+
+static void
+s_log_delivery(const member_delivery_t *d, void *ctx)
+{
+    char hex[33];
+
+    (void)ctx;
+    envelope_id_hex(d->package_id, hex);
+    switch (d->outcome) {
+    case MEMBER_DELIVERED:
+        log_info("delivered %s (sequence %llu) at position %llu%s", hex,
+            (unsigned long long)d->sequence, (unsigned long long)d->position,
+            d->duplicate ? " (already archived)" : "");
+        break;
+    case MEMBER_REJECTED:
+        log_warn("hub rejected %s (sequence %llu): %s: %s", hex,
+            (unsigned long long)d->sequence, s_reason(d->reason), d->message);
+        break;
+    default:
+        log_warn("%s (sequence %llu) stays queued: %s", hex,
+            (unsigned long long)d->sequence, d->message);
+        break;
+    }
+}
+
+static void
+s_log_pull(const member_pull_report_t *so_far, uint64_t position,
+    const char *refused, void *ctx)
+{
+    (void)ctx;
+    if (refused != NULL)
+        log_warn("refused the package at position %llu: %s",
+            (unsigned long long)position, refused);
+    else if (so_far->more)
+        log_info("pulled %zu so far (position %llu), more waiting",
+            so_far->received, (unsigned long long)so_far->cursor);
+}
+
+/* Read and discard every waiting notification. Their content only says
+ * that something arrived; the pull finds out what. */
+static int
+s_drain(void *sub)
+{
+    zmq_msg_t msg;
+    int       got = 0;
+
+    for (;;) {
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return got;
+        }
+        got = 1;
+        zmq_msg_close(&msg);
+    }
+}
+
+int
+member_run(member_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
+{
+    void                *sub = NULL;
+    uint8_t              hub_pk[32];
+    int64_t              next_pull = 0, hub_retry_at = 0, now, wait;
+    uint32_t             failures = 0;
+    int                  pull_now = 1, catch_up = 1, rc = 0;
+    member_sync_report_t srep;
+    member_pull_report_t prep;
+    errbuf_t             e;
+
+    if (s_need_network(self, err) != 0
+        || s_hub_transport(self, hub_pk, err) != 0)
+        return -1;
+    if (self->hub_notify != NULL) {
+        sub = wire_subscribe_socket(self->zctx, self->hub_notify, self->owner,
+            keys_secret_public(self->transport),
+            keys_secret_bytes(self->transport), hub_pk, err);
+        if (sub == NULL) {
+            errbuf_prefix(err, "notifications from %s", self->hub_notify);
+            return -1;
+        }
+        s_no_linger(sub);
+    } else {
+        log_warn("no --hub-notify: pulling every %d s only",
+            self->cfg.pull_every_s);
+    }
+    log_info("node %s started: hub %s, notifications %s, store %s",
+        self->owner, self->hub, self->hub_notify ? self->hub_notify : "none",
+        self->data_path);
+    while (!*stop) {
+        int hub_failed = 0;
+
+        now = (int64_t)time(NULL);
+        if (now >= hub_retry_at) {
+            errbuf_clear(&e);
+            /* After an outage, send everything at once rather than wait
+             * for each package's own backoff. */
+            if (member_sync(self, !catch_up, s_log_delivery, NULL, &srep, &e)
+                != 0)
+                log_error("outbox: %s", e.msg);
+            else if (srep.unanswered)
+                hub_failed = 1;
+            else
+                catch_up = 0;
+            if (!*stop && !hub_failed && (pull_now || now >= next_pull)) {
+                errbuf_clear(&e);
+                if (member_pull(self, 0, s_log_pull, NULL, &prep, &e) != 0) {
+                    log_warn("pull: %s", e.msg);
+                    hub_failed = 1;
+                } else {
+                    if (prep.added > 0)
+                        log_info("pulled %zu new package(s); inbox at "
+                            "position %llu", prep.added,
+                            (unsigned long long)prep.cursor);
+                    next_pull = now + self->cfg.pull_every_s;
+                    pull_now = 0;
+                }
+            }
+            if (hub_failed) {
+                failures++;
+                wait = mailbox_backoff(failures);
+                if (wait > MEMBER_HUB_BACKOFF_MAX_S)
+                    wait = MEMBER_HUB_BACKOFF_MAX_S;
+                hub_retry_at = (int64_t)time(NULL) + wait;
+                catch_up = 1;
+                log_warn("hub at %s unavailable; next try in %lld s",
+                    self->hub, (long long)wait);
+            } else {
+                failures = 0;
+            }
+        }
+        if (*stop)
+            break;
+        if (sub != NULL) {
+            zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+            int            n = zmq_poll(&item, 1, self->cfg.poll_ms);
+            if (n < 0 && errno != EINTR) {
+                log_error("notifications: %s", zmq_strerror(errno));
+                errbuf_set(err, "notifications: %s", zmq_strerror(errno));
+                rc = -1;
+                break;
+            }
+            if (n > 0 && s_drain(sub)) {
+                log_debug("notified by the hub");
+                pull_now = 1;
+                hub_retry_at = 0; /* the hub is up */
+            }
+        } else {
+            struct timespec ts = {self->cfg.poll_ms / 1000,
+                (long)(self->cfg.poll_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    log_info("node %s stopping", self->owner);
+    if (sub != NULL)
+        zmq_close(sub);
+    return rc;
+}

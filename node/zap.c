@@ -1,0 +1,447 @@
+/*
+ * zap: the hub's ZAP handler thread (see zap.h; RFC 27).
+ *
+ * Request frames (libzmq sends them to ZAP_ENDPOINT through a REQ-like
+ * envelope, so a REP socket sees just these):
+ *   version "1.0" | request id | domain | address | routing id |
+ *   mechanism | credentials (for CURVE: the client's 32-byte public key)
+ * Reply frames:
+ *   version "1.0" | request id | status code | status text | user id |
+ *   metadata (empty)
+ */
+#include "node/zap.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "node/log.h"
+#include "node/wire.h"
+
+#define S_MAX_FRAMES 16
+#define S_FRAME_MAX  512 /* no ZAP frame we accept is longer */
+#define S_QUIET_S    60 /* report a refused peer again after this long */
+#define S_QUIET_SLOTS 64
+#define S_CTL_STOP   "STOP"
+#define S_CTL_READY  "READY"
+
+struct zap {
+    void            *zctx;
+    void            *pipe;  /* our end of the PAIR */
+    pthread_t        thread;
+    int              started;
+    const keyring_t *keyring;
+    char             endpoint[64];
+};
+
+/* ------------------------------------------------------------ decide --- */
+
+static void
+s_time(int64_t t, char out[32])
+{
+    struct tm tm;
+    time_t    tt = (time_t)t;
+
+    if (gmtime_r(&tt, &tm) == NULL
+        || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%lld", (long long)t);
+}
+
+static const char *
+s_status_name(keyring_status_t s)
+{
+    switch (s) {
+    case KEYRING_ACTIVE: return "active";
+    case KEYRING_SUSPENDED: return "suspended";
+    case KEYRING_WITHDRAWN: return "withdrawn";
+    default: return "of unknown status";
+    }
+}
+
+int
+zap_admit(const keyring_t *keyring, const uint8_t key[32], int64_t now,
+    char state[KEYS_OWNER_MAX + 1], char *detail, size_t detail_cap)
+{
+    const keyring_key_t *valid = NULL, *known = NULL;
+    size_t               i, n = keyring_key_count(keyring);
+    char                 z85[KEYS_Z85_BYTES], t[32];
+
+    state[0] = '\0';
+    for (i = 0; i < n; i++) {
+        const keyring_key_t *k = keyring_key_at(keyring, i);
+
+        if (memcmp(k->pub.transport_pk, key, 32) != 0)
+            continue;
+        if (known != NULL && strcmp(known->pub.owner, k->pub.owner) != 0) {
+            snprintf(state, KEYS_OWNER_MAX + 1, "%s", k->pub.owner);
+            snprintf(detail, detail_cap, "transport key is bound to both %s "
+                "and %s in the keyring; fix the registry", known->pub.owner,
+                k->pub.owner);
+            return -1;
+        }
+        known = k;
+        if (now >= k->valid_from && now < k->valid_until)
+            valid = k;
+    }
+    if (known == NULL) {
+        if (keys_z85(key, z85) != 0)
+            snprintf(z85, sizeof z85, "?");
+        snprintf(detail, detail_cap, "unknown transport key %s", z85);
+        return -1;
+    }
+    snprintf(state, KEYS_OWNER_MAX + 1, "%s", known->pub.owner);
+    if (known->status != KEYRING_ACTIVE && now >= known->status_since) {
+        s_time(known->status_since, t);
+        snprintf(detail, detail_cap, "%s is %s since %s", known->pub.owner,
+            s_status_name(known->status), t);
+        return -1;
+    }
+    if (valid == NULL) {
+        char hex[2 * KEYS_ID_BYTES + 1];
+        keys_id_hex(known->pub.sign_key_id, hex);
+        if (now < known->valid_from) {
+            s_time(known->valid_from, t);
+            snprintf(detail, detail_cap, "%s's key %s is valid only from %s",
+                known->pub.owner, hex, t);
+        } else {
+            s_time(known->valid_until, t);
+            snprintf(detail, detail_cap, "%s's key %s was %s at %s",
+                known->pub.owner, hex, known->revoked ? "revoked" : "retired",
+                t);
+        }
+        return -1;
+    }
+    snprintf(detail, detail_cap, "admitted");
+    return 0;
+}
+
+/* ------------------------------------------------------------ thread --- */
+
+/* A refused client reconnects every few hundred milliseconds: report the
+ * first refusal of a peer, then at most one per S_QUIET_S with the count
+ * of those not reported, so the log and the audit trail stay readable. */
+typedef struct {
+    uint8_t  digest[16];
+    int64_t  reported_at;
+    unsigned quiet; /* refusals not reported since */
+} s_quiet_t;
+
+/* 1 if this refusal is to be left out; else 0 and *skipped = how many
+ * were left out before it. */
+static int
+s_quiet(s_quiet_t *slots, const char *address, const char *mech,
+    zmq_msg_t *cred, int64_t now, unsigned *skipped)
+{
+    crypto_generichash_state st;
+    uint8_t                  d[16];
+    size_t                   i, oldest = 0;
+
+    crypto_generichash_init(&st, NULL, 0, sizeof d);
+    crypto_generichash_update(&st, (const uint8_t *)address,
+        strlen(address) + 1);
+    crypto_generichash_update(&st, (const uint8_t *)mech, strlen(mech) + 1);
+    if (cred != NULL)
+        crypto_generichash_update(&st, zmq_msg_data(cred),
+            zmq_msg_size(cred));
+    crypto_generichash_final(&st, d, sizeof d);
+    *skipped = 0;
+    for (i = 0; i < S_QUIET_SLOTS; i++) {
+        if (memcmp(slots[i].digest, d, sizeof d) == 0
+            && slots[i].reported_at != 0) {
+            if (now - slots[i].reported_at < S_QUIET_S) {
+                slots[i].quiet++;
+                return 1;
+            }
+            *skipped = slots[i].quiet;
+            slots[i].quiet = 0;
+            slots[i].reported_at = now;
+            return 0;
+        }
+        if (slots[i].reported_at < slots[oldest].reported_at)
+            oldest = i;
+    }
+    memcpy(slots[oldest].digest, d, sizeof d);
+    slots[oldest].reported_at = now;
+    slots[oldest].quiet = 0;
+    return 0;
+}
+
+static void
+s_close_frames(zmq_msg_t *f, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
+/* Receive one whole request; returns the number of frames (at most
+ * S_MAX_FRAMES; extra frames are read and dropped), or -1. */
+static int
+s_recv_request(void *sock, zmq_msg_t *f)
+{
+    int n = 0, more = 1;
+
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            s_close_frames(f, n);
+            return -1;
+        }
+        more = zmq_msg_more(&m);
+        if (n < S_MAX_FRAMES) {
+            f[n++] = m;
+        } else {
+            zmq_msg_close(&m);
+            n = S_MAX_FRAMES + 1;
+        }
+    }
+    if (n > S_MAX_FRAMES) {
+        s_close_frames(f, S_MAX_FRAMES);
+        return 0;
+    }
+    return n;
+}
+
+static int
+s_frame_is(zmq_msg_t *m, const char *s)
+{
+    size_t n = strlen(s);
+
+    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
+}
+
+/* A frame as a bounded printable string. */
+static void
+s_frame_text(zmq_msg_t *m, char *out, size_t cap)
+{
+    size_t         n = zmq_msg_size(m), i, j = 0;
+    const uint8_t *p = zmq_msg_data(m);
+
+    for (i = 0; i < n && j + 1 < cap; i++)
+        out[j++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+    out[j] = '\0';
+}
+
+static void
+s_reply(void *sock, zmq_msg_t *request_id, const char *code,
+    const char *text, const char *user)
+{
+    const char *v = "1.0";
+
+    zmq_send(sock, v, strlen(v), ZMQ_SNDMORE);
+    if (request_id != NULL)
+        zmq_send(sock, zmq_msg_data(request_id), zmq_msg_size(request_id),
+            ZMQ_SNDMORE);
+    else
+        zmq_send(sock, "", 0, ZMQ_SNDMORE);
+    zmq_send(sock, code, strlen(code), ZMQ_SNDMORE);
+    zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(sock, "", 0, 0);
+}
+
+static void
+s_report(void *pipe, const zap_event_t *ev)
+{
+    /* Never block the handshakes on a slow owner: drop if the pipe is
+     * full; the log line has been written anyway. */
+    (void)zmq_send(pipe, ev, sizeof *ev, ZMQ_DONTWAIT);
+}
+
+static void
+s_handle(const zap_t *self, void *sock, void *pipe, s_quiet_t *quiet)
+{
+    zmq_msg_t   f[S_MAX_FRAMES];
+    int         n = s_recv_request(sock, f);
+    zap_event_t ev;
+    char        mech[32];
+    unsigned    skipped = 0;
+
+    if (n < 0)
+        return;
+    memset(&ev, 0, sizeof ev);
+    ev.at = (int64_t)time(NULL);
+    if (n < 7 || !s_frame_is(&f[0], "1.0")) {
+        log_warn("refused a malformed ZAP request (%d frames)", n);
+        s_reply(sock, n >= 2 ? &f[1] : NULL, "500", "malformed request", "");
+        s_close_frames(f, n);
+        return;
+    }
+    s_frame_text(&f[3], ev.address, sizeof ev.address);
+    s_frame_text(&f[5], mech, sizeof mech);
+    if (!s_frame_is(&f[2], WIRE_ZAP_DOMAIN)) {
+        snprintf(ev.detail, sizeof ev.detail, "wrong ZAP domain");
+    } else if (strcmp(mech, "CURVE") != 0) {
+        snprintf(ev.detail, sizeof ev.detail, "mechanism %s is not allowed; "
+            "only CURVE", mech);
+    } else if (n != 7 || zmq_msg_size(&f[6]) != 32) {
+        snprintf(ev.detail, sizeof ev.detail, "malformed CURVE credentials");
+    } else if (zap_admit(self->keyring, zmq_msg_data(&f[6]), ev.at, ev.state,
+                   ev.detail, sizeof ev.detail) == 0) {
+        log_debug("admitted %s from %s", ev.state, ev.address);
+        s_reply(sock, &f[1], "200", "OK", ev.state);
+        s_close_frames(f, n);
+        return;
+    }
+    s_reply(sock, &f[1], "400", ev.detail, "");
+    if (!s_quiet(quiet, ev.address, mech, n >= 7 ? &f[6] : NULL, ev.at,
+            &skipped)) {
+        if (skipped > 0) {
+            size_t used = strlen(ev.detail);
+            snprintf(ev.detail + used, sizeof ev.detail - used,
+                " (and %u earlier attempts)", skipped);
+        }
+        log_info("refused handshake from %s: %s", ev.address, ev.detail);
+        s_report(pipe, &ev);
+    }
+    s_close_frames(f, n);
+}
+
+static void *
+s_thread(void *arg)
+{
+    const zap_t *self = arg;
+    void        *pipe = zmq_socket(self->zctx, ZMQ_PAIR);
+    void        *sock = zmq_socket(self->zctx, ZMQ_REP);
+    int          zero = 0;
+    char         why[256];
+    s_quiet_t    quiet[S_QUIET_SLOTS];
+
+    if (pipe == NULL || zmq_connect(pipe, self->endpoint) != 0)
+        goto done; /* zap_new times out and says so */
+    zmq_setsockopt(pipe, ZMQ_LINGER, &zero, sizeof zero);
+    if (sock == NULL || zmq_bind(sock, ZAP_ENDPOINT) != 0) {
+        snprintf(why, sizeof why, "cannot bind %s: %s", ZAP_ENDPOINT,
+            zmq_strerror(zmq_errno()));
+        zmq_send(pipe, why, strlen(why), 0);
+        goto done;
+    }
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    memset(quiet, 0, sizeof quiet);
+    zmq_send(pipe, S_CTL_READY, strlen(S_CTL_READY), 0);
+    for (;;) {
+        zmq_pollitem_t items[2] = {{pipe, 0, ZMQ_POLLIN, 0},
+            {sock, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (zmq_errno() == ETERM)
+                break;
+            continue; /* EINTR */
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            char cmd[16];
+            int  len = zmq_recv(pipe, cmd, sizeof cmd, 0);
+            if (len < 0 || (len == (int)strlen(S_CTL_STOP)
+                               && memcmp(cmd, S_CTL_STOP, (size_t)len) == 0))
+                break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            s_handle(self, sock, pipe, quiet);
+    }
+done:
+    if (sock != NULL)
+        zmq_close(sock);
+    if (pipe != NULL)
+        zmq_close(pipe);
+    return NULL;
+}
+
+zap_t *
+zap_new(void *zctx, const keyring_t *keyring, errbuf_t *err)
+{
+    zap_t *self = calloc(1, sizeof *self);
+    char   msg[256];
+    int    len, zero = 0, timeout = 10000;
+
+    if (self == NULL) {
+        errbuf_set(err, "out of memory");
+        return NULL;
+    }
+    self->zctx = zctx;
+    self->keyring = keyring;
+    snprintf(self->endpoint, sizeof self->endpoint, "inproc://csbm-zap-%p",
+        (void *)self);
+    if ((self->pipe = zmq_socket(zctx, ZMQ_PAIR)) == NULL
+        || zmq_setsockopt(self->pipe, ZMQ_LINGER, &zero, sizeof zero) != 0
+        || zmq_setsockopt(self->pipe, ZMQ_RCVTIMEO, &timeout, sizeof timeout)
+            != 0
+        || zmq_bind(self->pipe, self->endpoint) != 0) {
+        errbuf_set(err, "ZAP handler pipe: %s", zmq_strerror(zmq_errno()));
+        zap_destroy(&self);
+        return NULL;
+    }
+    if (pthread_create(&self->thread, NULL, s_thread, self) != 0) {
+        errbuf_set(err, "cannot start the ZAP handler thread");
+        zap_destroy(&self);
+        return NULL;
+    }
+    self->started = 1;
+    len = zmq_recv(self->pipe, msg, sizeof msg - 1, 0);
+    if (len != (int)strlen(S_CTL_READY)
+        || memcmp(msg, S_CTL_READY, (size_t)len) != 0) {
+        if (len > 0) {
+            msg[len < (int)sizeof msg ? len : (int)sizeof msg - 1] = '\0';
+            errbuf_set(err, "ZAP handler: %s", msg);
+        } else {
+            errbuf_set(err, "the ZAP handler did not start within %d s",
+                timeout / 1000);
+        }
+        zap_destroy(&self);
+        return NULL;
+    }
+    timeout = -1;
+    zmq_setsockopt(self->pipe, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    return self;
+}
+
+void
+zap_destroy(zap_t **self_p)
+{
+    zap_t *self;
+
+    if (self_p == NULL || (self = *self_p) == NULL)
+        return;
+    if (self->started) {
+        int sndtimeo = 1000;
+        zmq_setsockopt(self->pipe, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+        zmq_send(self->pipe, S_CTL_STOP, strlen(S_CTL_STOP), 0);
+        pthread_join(self->thread, NULL);
+    }
+    if (self->pipe != NULL)
+        zmq_close(self->pipe);
+    free(self);
+    *self_p = NULL;
+}
+
+void *
+zap_events(zap_t *self)
+{
+    return self->pipe;
+}
+
+int
+zap_next_event(zap_t *self, zap_event_t *ev)
+{
+    zap_event_t tmp;
+    int         len;
+
+    for (;;) {
+        len = zmq_recv(self->pipe, &tmp, sizeof tmp, ZMQ_DONTWAIT);
+        if (len < 0)
+            return 0;
+        if (len == (int)sizeof tmp)
+            break;
+        /* Anything else on the pipe is a late control reply: skip it. */
+    }
+    *ev = tmp;
+    ev->state[sizeof ev->state - 1] = '\0';
+    ev->address[sizeof ev->address - 1] = '\0';
+    ev->detail[sizeof ev->detail - 1] = '\0';
+    return 1;
+}
