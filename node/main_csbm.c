@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "node/cli.h"
+#include "node/hub.h"
+#include "node/member.h"
 
 typedef struct {
     const char *name;
@@ -21,6 +23,13 @@ static const verb_t s_verbs[] = {
     {"open", cmd_open, "verify and decrypt a package addressed to you"},
     {"verify", cmd_verify, "check who sent a package, to whom, unopened"},
     {"inspect", cmd_inspect, "show a package's header without checking it"},
+    {"push", cmd_push, "seal a package, queue it, deliver it to the hub"},
+    {"sync", cmd_sync, "deliver every queued package, then pull"},
+    {"pull", cmd_pull, "fetch the packages addressed to this state"},
+    {"outbox", cmd_outbox, "list queued, delivered and refused packages"},
+    {"inbox", cmd_inbox, "list, open or export received packages"},
+    {"node", cmd_node, "run the member node daemon"},
+    {"hub", cmd_hub, "run the hub daemon"},
 };
 
 static void
