@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "node/cli.h"
+#include "node/cmd_audit.h"
 #include "node/hub.h"
 #include "node/member.h"
 
@@ -30,6 +31,7 @@ static const verb_t s_verbs[] = {
     {"inbox", cmd_inbox, "list, open or export received packages"},
     {"node", cmd_node, "run the member node daemon"},
     {"hub", cmd_hub, "run the hub daemon"},
+    {"audit", cmd_audit, "the operator's reports over the hub's archive"},
 };
 
 static void
