@@ -233,21 +233,16 @@ s_hub_start(void)
     const char *argv[] = {itest_csbm(), "hub", "--keys", keys, "--keyring",
         keyring, "--data", data, "--bind", s_hub_ep, "--notify", s_notify_ep,
         "--federation", FED, NULL};
+    const int   ports[] = {s_hub_port, s_notify_port};
 
     s_keydir(keys, sizeof keys, "hub");
     s_fmt(keyring, sizeof keyring, "%s/keyring", s_root);
     s_fmt(data, sizeof data, "%s/hub.db", s_case);
     s_fmt(out, sizeof out, "%s/hub.out", s_case);
     s_fmt(err, sizeof err, "%s/hub.log", s_case);
-    s_hub_pid = itest_spawn(argv, NULL, out, err);
-    assert_true(s_hub_pid > 0);
-    if (itest_wait_port(s_hub_port, s_hub_pid, 60000) != 0
-        || itest_wait_port(s_notify_port, s_hub_pid, 60000) != 0) {
-        char *log = s_slurp(err);
-        print_error("the hub did not start:\n%s", log ? log : "");
-        free(log);
-        fail();
-    }
+    s_hub_pid = itest_start_listener(argv, NULL, out, err, ports, 2, 60000);
+    if (s_hub_pid < 0)
+        fail_msg("the hub did not start (its log is above)");
 }
 
 /* ------------------------------------------------------------ stores --- */

@@ -355,6 +355,49 @@ itest_wait_port(int port, pid_t pid, int timeout_ms)
     return -1;
 }
 
+static size_t
+s_file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+pid_t
+itest_start_listener(const char *const argv[], const char *const env[],
+    const char *out_path, const char *err_path, const int *ports, size_t n,
+    int timeout_ms)
+{
+    int attempt;
+
+    for (attempt = 0; attempt < 40; attempt++) {
+        size_t from = err_path != NULL ? s_file_size(err_path) : 0;
+        char       *log;
+        const char *fresh;
+        pid_t  pid = itest_spawn(argv, env, out_path, err_path);
+        size_t i, len = 0;
+
+        if (pid < 0)
+            return -1;
+        for (i = 0; i < n; i++)
+            if (itest_wait_port(ports[i], pid, timeout_ms) != 0)
+                break;
+        if (i == n)
+            return pid;
+        itest_stop(pid, SIGKILL, 5000);
+        log = err_path != NULL ? itest_read_file(err_path, &len) : NULL;
+        fresh = log != NULL && len >= from ? log + from : "";
+        if (strstr(fresh, "cannot listen") == NULL || attempt == 39) {
+            fprintf(stderr, "itest: %s did not start:\n%s\n", argv[0], fresh);
+            free(log);
+            return -1;
+        }
+        free(log);
+        s_sleep_ms(250);
+    }
+    return -1;
+}
+
 char *
 itest_read_file(const char *path, size_t *len)
 {

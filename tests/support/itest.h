@@ -73,6 +73,17 @@ int itest_run(const char *const argv[], const char *const env[],
  * timeout_ms passes. 0 when open, -1 otherwise. */
 int itest_wait_port(int port, pid_t pid, int timeout_ms);
 
+/* Spawn a daemon (as itest_spawn) and wait up to timeout_ms until it
+ * accepts connections on every port of ports[0..n). A restart on fixed
+ * ports can lose a race: while a port is free, any outgoing connection on
+ * the machine may take it as its ephemeral source port. So when the
+ * daemon's new log lines say "cannot listen", it is started again, up to
+ * 40 times 250 ms apart. Returns the pid, or -1 after printing the new
+ * part of the log to stderr. */
+pid_t itest_start_listener(const char *const argv[], const char *const env[],
+    const char *out_path, const char *err_path, const int *ports, size_t n,
+    int timeout_ms);
+
 /* Whole file, NUL-terminated; caller frees. NULL if unreadable. */
 char *itest_read_file(const char *path, size_t *len);
 
