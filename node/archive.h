@@ -21,9 +21,11 @@
 #include <stdint.h>
 
 #include "crypto/envelope.h"
+#include "crypto/keys.h"
+#include "crypto/merkle.h"
 #include "proto/errbuf.h"
 
-#define ARCHIVE_SCHEMA_VERSION 1
+#define ARCHIVE_SCHEMA_VERSION 2
 #define ARCHIVE_DETAIL_MAX     4096 /* longest event detail kept */
 
 typedef struct archive archive_t;
@@ -52,6 +54,7 @@ typedef struct {
     uint64_t sequence;
     uint8_t  envelope_hash[32];
     int64_t  accepted_at;
+    uint64_t log_index;   /* its leaf in the log */
     uint8_t *receipt;     /* serialized csbm.Signed; caller frees (free()) */
     size_t   receipt_len; /* 0 while the receipt is not set */
 } archive_record_t;
@@ -140,5 +143,77 @@ int archive_log_event(archive_t *self, const archive_event_t *ev,
 
 /* "push", "refuse", "pull", "handshake". */
 const char *archive_event_name(int kind);
+
+/* ------------------------------------------------------------------ */
+/* The tamper-evident log (docs/FORMAT-merkle.md, crypto/treehead.h).
+ *
+ * Every archived package is a leaf (archive_append adds it), and so is
+ * every pull served (archive_log_pull). Leaf hashes and the root of every
+ * perfect subtree are stored with the rows, in the same transaction, so
+ * appending is O(log n) and a proof is O(log^2 n) reads. With a signing
+ * key set (archive_set_log_key), archive_commit signs and stores one tree
+ * head per batch that added leaves, timestamps never decreasing. */
+
+/* The key that signs tree heads (borrowed; NULL: heads are not signed). */
+void archive_set_log_key(archive_t *self, const keys_secret_t *sign_key);
+
+/* Leaves in the log, including those of the open batch. */
+uint64_t archive_log_size(const archive_t *self);
+
+/* The root over archive_log_size leaves. */
+void archive_log_root(const archive_t *self, uint8_t root[MERKLE_HASH_BYTES]);
+
+/* Add the leaf of a pull served (inside a batch): member who at time at
+ * asked after position after and got positions[0..n). *leaf_index (may
+ * be NULL) is its index. */
+int archive_log_pull(archive_t *self, int64_t at, const char *who,
+    uint64_t after, const uint64_t *positions, size_t n, uint64_t *leaf_index,
+    errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Proofs from the stored nodes: inclusion of leaf index in the tree of
+ * tree_size leaves, consistency from old_size to new_size (both within
+ * archive_log_size). As merkle_inclusion_proof / merkle_consistency_proof. */
+int archive_inclusion_proof(archive_t *self, uint64_t index,
+    uint64_t tree_size, uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES],
+    size_t *n_proof, errbuf_t *err) __attribute__((warn_unused_result));
+int archive_consistency_proof(archive_t *self, uint64_t old_size,
+    uint64_t new_size, uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES],
+    size_t *n_proof, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* A stored signed tree head. */
+typedef struct {
+    uint64_t size;
+    int64_t  timestamp;
+    uint8_t  root[MERKLE_HASH_BYTES];
+    uint8_t *signed_head; /* serialized csbm.Signed; archive_head_clear */
+    size_t   signed_len;
+} archive_head_t;
+
+/* The newest head, or the head of a given size. 1 and *out (clear it
+ * with archive_head_clear), 0 if there is none, -1 on error. */
+int archive_head_latest(archive_t *self, archive_head_t *out, errbuf_t *err)
+    __attribute__((warn_unused_result));
+int archive_head_get(archive_t *self, uint64_t size, archive_head_t *out,
+    errbuf_t *err) __attribute__((warn_unused_result));
+void archive_head_clear(archive_head_t *h);
+
+/* Store a witness's verified cosignature of the head of this size (one
+ * per witness and head; a second replaces the first). Returns the number
+ * of witnesses that have cosigned that head, or -1. */
+long archive_cosign_put(archive_t *self, uint64_t size, const char *witness,
+    const uint8_t key_id[KEYS_ID_BYTES], const uint8_t sig[KEYS_SIG_BYTES],
+    int64_t at, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* The cosignatures of the head of this size; fn returns 0 to go on. */
+typedef int (*archive_cosign_fn)(const char *witness,
+    const uint8_t key_id[KEYS_ID_BYTES], const uint8_t sig[KEYS_SIG_BYTES],
+    void *ctx);
+int archive_cosign_foreach(archive_t *self, uint64_t size,
+    archive_cosign_fn fn, void *ctx, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* The sizes of the newest cosigned heads, newest first, at most max. */
+int archive_cosigned_sizes(archive_t *self, uint64_t *sizes, size_t max,
+    size_t *n, errbuf_t *err) __attribute__((warn_unused_result));
 
 #endif

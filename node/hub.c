@@ -30,18 +30,23 @@
 
 #include "crypto/package.h"
 #include "crypto/receipt.h"
+#include "crypto/treehead.h"
 #include "node/archive.h"
 #include "node/cli.h"
 #include "node/wire.h"
 #include "node/zap.h"
 
 #define S_ZAP_EVENTS_MAX 256 /* refused handshakes recorded per batch */
+#define S_COSIGNED_MAX   4   /* cosigned heads sent in a LogReply */
+#define S_WITNESSES_MAX  64  /* cosignatures sent per head */
 
 typedef enum {
     S_JOB_BAD = 0, /* answered with status/reason/message only */
     S_JOB_SUBMIT,
     S_JOB_PULL,
     S_JOB_PING,
+    S_JOB_LOG,
+    S_JOB_COSIGN,
 } s_job_kind_t;
 
 typedef struct {
@@ -65,6 +70,13 @@ typedef struct {
     /* pull */
     Csbm__PullReply pull;
     size_t          pull_cap;
+    /* the log: a receipt's inclusion proof, a LogReply, a CosignReply */
+    uint64_t             log_index;
+    int                  have_inclusion;
+    Csbm__InclusionProof inclusion;
+    uint8_t              path[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+    Csbm__LogReply       logr;
+    Csbm__CosignReply    cosign;
 } s_job_t;
 
 struct hub {
@@ -84,6 +96,9 @@ struct hub {
     zap_event_t         *zap_events; /* S_ZAP_EVENTS_MAX */
     size_t               n_zap_events;
     int64_t              now;
+    Csbm__Signed        *head; /* the newest signed tree head, or NULL */
+    uint64_t             head_size;
+    uint32_t             quorum;
 };
 
 /* ---------------------------------------------------------- config --- */
@@ -301,8 +316,32 @@ s_pull_clear(s_job_t *job)
 }
 
 static void
+s_log_clear(s_job_t *job)
+{
+    size_t i, j;
+
+    for (i = 0; i < job->logr.n_cosigned; i++) {
+        Csbm__CosignedHead *ch = job->logr.cosigned[i];
+        if (ch->tree_head != NULL)
+            csbm__signed__free_unpacked(ch->tree_head, NULL);
+        for (j = 0; j < ch->n_cosignatures; j++) {
+            Csbm__Cosignature *c = ch->cosignatures[j];
+            free(c->witness);
+            free(c->key_id.data);
+            free(c->signature.data);
+            free(c);
+        }
+        free(ch->cosignatures);
+        free(ch);
+    }
+    free(job->logr.cosigned);
+    csbm__log_reply__init(&job->logr);
+}
+
+static void
 s_job_clear(s_job_t *job)
 {
+    s_log_clear(job);
     zmq_msg_close(&job->rid);
     if (job->req != NULL)
         csbm__wire_request__free_unpacked(job->req, NULL);
@@ -409,6 +448,12 @@ s_take(hub_t *self, s_job_t *job, size_t *bytes)
             case CSBM__WIRE_REQUEST__BODY_PING:
                 job->kind = S_JOB_PING;
                 break;
+            case CSBM__WIRE_REQUEST__BODY_LOG:
+                job->kind = S_JOB_LOG;
+                break;
+            case CSBM__WIRE_REQUEST__BODY_COSIGN:
+                job->kind = S_JOB_COSIGN;
+                break;
             default:
                 s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
                     CSBM__REASON_CODE__REASON_UNSUPPORTED, "unknown request "
@@ -478,9 +523,11 @@ oom:
     return -1;
 }
 
-/* Read the page and record the pull (inside the batch transaction). */
-static void
-s_pull(hub_t *self, s_job_t *job)
+/* Read the page and record the pull (inside the batch transaction), in
+ * the audit trail and as a leaf of the log. Returns -1 only when the log
+ * write failed, which dooms the batch. */
+static int
+s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
 {
     const Csbm__PullRequest *pr = job->req->pull;
     size_t                   max = pr->max_items;
@@ -499,7 +546,7 @@ s_pull(hub_t *self, s_job_t *job)
     if (n < 0) {
         log_error("pull by %s: %s", job->user, err.msg);
         s_job_retry(job, "archive read failed");
-        return;
+        return 0;
     }
     job->pull.more = more ? 1 : 0;
     job->pull.cursor = n > 0 ? job->pull.items[n - 1]->position : pr->after;
@@ -524,7 +571,17 @@ s_pull(hub_t *self, s_job_t *job)
     if (archive_log_event(self->archive, &ev, &err) != 0) {
         log_error("recording a pull by %s: %s", job->user, err.msg);
         s_job_retry(job, "audit record failed");
+        return 0;
     }
+    {
+        uint64_t pos[WIRE_MAX_PAGE_ITEMS];
+        for (i = 0; i < (size_t)n && i < WIRE_MAX_PAGE_ITEMS; i++)
+            pos[i] = job->pull.items[i]->position;
+        if (archive_log_pull(self->archive, self->now, job->user, pr->after,
+                pos, i, NULL, berr) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ----------------------------------------------------------- submit --- */
@@ -622,6 +679,7 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
             }
             job->duplicate = 1;
             job->position = rec.position;
+            job->log_index = rec.log_index;
             s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "already "
                 "archived at position %llu", (unsigned long long)rec.position);
             return 0;
@@ -663,6 +721,7 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
         rcpts[i] = job->v.recipients[i];
     e.recipients = rcpts;
     e.n_recipients = job->v.n_recipients;
+    job->log_index = archive_log_size(self->archive);
     if (archive_append(self->archive, &e, &job->position, err) != 0)
         return -1;
 
@@ -676,6 +735,7 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
     r.envelope_hash.len = 32;
     r.position = job->position;
     r.accepted_at = (uint64_t)self->now;
+    r.log_index = job->log_index;
     if ((s = receipt_sign(self->sign_key, &r, err)) == NULL)
         return -1;
     len = csbm__signed__get_packed_size(s);
@@ -719,6 +779,225 @@ s_log_push(hub_t *self, const s_job_t *job, errbuf_t *err)
     return archive_log_event(self->archive, &ev, err);
 }
 
+/* -------------------------------------------------------------- log --- */
+
+/* Load the newest signed head after a commit (and at start). */
+static void
+s_head_refresh(hub_t *self)
+{
+    archive_head_t h;
+    errbuf_t       err = {{0}};
+    int            found = archive_head_latest(self->archive, &h, &err);
+
+    if (found < 0) {
+        log_error("reading the newest tree head: %s", err.msg);
+        return;
+    }
+    if (found == 0 || h.size == self->head_size) {
+        archive_head_clear(&h);
+        return;
+    }
+    if (self->head != NULL)
+        csbm__signed__free_unpacked(self->head, NULL);
+    self->head = csbm__signed__unpack(NULL, h.signed_len, h.signed_head);
+    self->head_size = self->head != NULL ? h.size : 0;
+    if (self->head == NULL)
+        log_error("%s: the tree head of size %llu does not parse",
+            self->data_path, (unsigned long long)h.size);
+    archive_head_clear(&h);
+}
+
+/* The inclusion proof of a receipted package in the newest head. */
+static void
+s_attach_inclusion(hub_t *self, s_job_t *job)
+{
+    errbuf_t err = {{0}};
+    size_t   n = 0;
+
+    if (self->head == NULL || job->log_index >= self->head_size)
+        return;
+    if (archive_inclusion_proof(self->archive, job->log_index,
+            self->head_size, job->path, &n, &err) != 0) {
+        log_error("inclusion proof of leaf %llu: %s",
+            (unsigned long long)job->log_index, err.msg);
+        return;
+    }
+    csbm__inclusion_proof__init(&job->inclusion);
+    job->inclusion.tree_head = self->head;
+    job->inclusion.leaf_index = job->log_index;
+    job->inclusion.path.data = &job->path[0][0];
+    job->inclusion.path.len = n * MERKLE_HASH_BYTES;
+    job->have_inclusion = 1;
+}
+
+typedef struct {
+    Csbm__CosignedHead *ch;
+    size_t              cap;
+} s_cosigs_t;
+
+static int
+s_cosig_item(const char *witness, const uint8_t key_id[KEYS_ID_BYTES],
+    const uint8_t sig[KEYS_SIG_BYTES], void *ctx)
+{
+    s_cosigs_t        *c = ctx;
+    Csbm__Cosignature *cs;
+
+    if (c->ch->n_cosignatures >= c->cap)
+        return 1;
+    if ((cs = calloc(1, sizeof *cs)) == NULL)
+        return 1;
+    csbm__cosignature__init(cs);
+    cs->witness = strdup(witness);
+    cs->key_id.data = malloc(KEYS_ID_BYTES);
+    cs->signature.data = malloc(KEYS_SIG_BYTES);
+    c->ch->cosignatures[c->ch->n_cosignatures++] = cs;
+    if (cs->witness == NULL || cs->key_id.data == NULL
+        || cs->signature.data == NULL)
+        return 1;
+    memcpy(cs->key_id.data, key_id, KEYS_ID_BYTES);
+    cs->key_id.len = KEYS_ID_BYTES;
+    memcpy(cs->signature.data, sig, KEYS_SIG_BYTES);
+    cs->signature.len = KEYS_SIG_BYTES;
+    return 0;
+}
+
+/* Answer a LogRequest: the newest head, the consistency proof from the
+ * caller's size, and the newest cosigned heads if asked. */
+static void
+s_log_reply(hub_t *self, s_job_t *job)
+{
+    const Csbm__LogRequest *lr = job->req->log;
+    errbuf_t                err = {{0}};
+    uint64_t                sizes[S_COSIGNED_MAX];
+    size_t                  n = 0, i;
+
+    csbm__log_reply__init(&job->logr);
+    job->logr.quorum = self->quorum;
+    if (lr == NULL) {
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+            CSBM__REASON_CODE__REASON_MALFORMED, "empty log request");
+        return;
+    }
+    job->logr.tree_head = self->head;
+    if (self->head != NULL && lr->from_size <= self->head_size) {
+        if (archive_consistency_proof(self->archive, lr->from_size,
+                self->head_size, job->path, &n, &err) != 0) {
+            log_error("consistency proof for %s: %s", job->user, err.msg);
+            s_job_retry(job, "log read failed");
+            return;
+        }
+        job->logr.consistency.data = &job->path[0][0];
+        job->logr.consistency.len = n * MERKLE_HASH_BYTES;
+    }
+    if (lr->cosigned
+        && archive_cosigned_sizes(self->archive, sizes, S_COSIGNED_MAX, &n,
+               &err) == 0
+        && n > 0
+        && (job->logr.cosigned = calloc(n, sizeof *job->logr.cosigned))
+               != NULL) {
+        for (i = 0; i < n; i++) {
+            archive_head_t      h;
+            Csbm__CosignedHead *ch;
+            s_cosigs_t          c;
+            if (archive_head_get(self->archive, sizes[i], &h, &err) != 1)
+                continue;
+            if ((ch = calloc(1, sizeof *ch)) == NULL) {
+                archive_head_clear(&h);
+                break;
+            }
+            csbm__cosigned_head__init(ch);
+            job->logr.cosigned[job->logr.n_cosigned++] = ch;
+            ch->tree_head = csbm__signed__unpack(NULL, h.signed_len,
+                h.signed_head);
+            archive_head_clear(&h);
+            ch->cosignatures = calloc(S_WITNESSES_MAX,
+                sizeof *ch->cosignatures);
+            if (ch->cosignatures == NULL)
+                break;
+            c.ch = ch;
+            c.cap = S_WITNESSES_MAX;
+            if (archive_cosign_foreach(self->archive, sizes[i], s_cosig_item,
+                    &c, &err) != 0)
+                break;
+        }
+    }
+    s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "tree head of size %llu",
+        (unsigned long long)self->head_size);
+}
+
+/* Check and store a member's cosignature (inside the batch transaction).
+ * The head must be one this hub signed, byte for byte; the cosignature
+ * must be the connected member's, by a signing key valid at the head's
+ * time. Returns -1 only on a store failure that dooms the batch. */
+static int
+s_cosign(hub_t *self, s_job_t *job, errbuf_t *err)
+{
+    const Csbm__CosignRequest *cr = job->req->cosign;
+    const Csbm__Cosignature   *cs = cr != NULL ? cr->cosignature : NULL;
+    const keyring_key_t       *k = NULL;
+    archive_head_t             h;
+    Csbm__Signed              *stored = NULL;
+    treehead_t                 th;
+    errbuf_t                   why = {{0}};
+    long                       count;
+    int                        found;
+
+    csbm__cosign_reply__init(&job->cosign);
+    if (cs == NULL || cs->witness == NULL || cs->key_id.len != KEYS_ID_BYTES
+        || cs->signature.len != KEYS_SIG_BYTES
+        || treehead_decode(cr->tree_head.data, cr->tree_head.len, &th, &why)
+            != 0) {
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+            CSBM__REASON_CODE__REASON_MALFORMED, "malformed cosignature%s%s",
+            why.msg[0] ? ": " : "", why.msg);
+        return 0;
+    }
+    if (strcmp(cs->witness, job->user) != 0) {
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+            CSBM__REASON_CODE__REASON_SENDER_MISMATCH, "a cosignature as "
+            "%.15s on %s's connection", cs->witness, job->user);
+        return 0;
+    }
+    if ((found = archive_head_get(self->archive, th.size, &h, err)) < 0)
+        return -1;
+    if (found)
+        stored = csbm__signed__unpack(NULL, h.signed_len, h.signed_head);
+    archive_head_clear(&h);
+    if (stored == NULL || stored->statement.len != cr->tree_head.len
+        || memcmp(stored->statement.data, cr->tree_head.data,
+               cr->tree_head.len) != 0) {
+        if (stored != NULL)
+            csbm__signed__free_unpacked(stored, NULL);
+        log_error("%s cosigned a tree head of size %llu that this hub did "
+            "not sign", job->user, (unsigned long long)th.size);
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+            CSBM__REASON_CODE__REASON_MALFORMED, "this hub signed no such "
+            "tree head of size %llu", (unsigned long long)th.size);
+        return 0;
+    }
+    csbm__signed__free_unpacked(stored, NULL);
+    if (keyring_signer(self->keyring, job->user, cs->key_id.data,
+            th.timestamp, &k, &why) != 0
+        || treehead_cosign_verify(k->pub.sign_pk, cr->tree_head.data,
+               cr->tree_head.len, cs->signature.data, cs->signature.len,
+               &why) != 0) {
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
+            CSBM__REASON_CODE__REASON_BAD_SIGNATURE, "cosignature of %s: %s",
+            job->user, why.msg);
+        return 0;
+    }
+    if ((count = archive_cosign_put(self->archive, th.size, job->user,
+             cs->key_id.data, cs->signature.data, self->now, err)) < 0)
+        return -1;
+    job->needs_commit = 1;
+    job->cosign.cosignatures = (uint32_t)count;
+    job->cosign.witnessed = (uint32_t)count >= self->quorum;
+    s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "head of size %llu "
+        "cosigned by %ld witness%s%s", (unsigned long long)th.size, count,
+        count == 1 ? "" : "es", job->cosign.witnessed ? ", witnessed" : "");
+    return 0;
+}
+
 /* ------------------------------------------------------------ batch --- */
 
 /* Steps 3 and 4: everything that goes into the transaction. */
@@ -735,7 +1014,7 @@ s_write(hub_t *self, int need_txn)
     for (i = 0; ok && i < self->n_jobs; i++) {
         s_job_t *job = &self->jobs[i];
         if (job->kind == S_JOB_PULL && job->status == 0)
-            s_pull(self, job);
+            ok = s_pull(self, job, &err) == 0;
     }
     for (i = 0; ok && i < self->n_jobs; i++) {
         s_job_t *job = &self->jobs[i];
@@ -768,8 +1047,14 @@ s_write(hub_t *self, int need_txn)
         ev.detail = detail;
         ok = archive_log_event(self->archive, &ev, &err) == 0;
     }
+    for (i = 0; ok && i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        if (job->kind == S_JOB_COSIGN && job->status == 0)
+            ok = s_cosign(self, job, &err) == 0;
+    }
     if (ok && archive_commit(self->archive, &err) == 0) {
         self->n_zap_events = 0;
+        s_head_refresh(self);
         return;
     }
     log_error("batch of %zu requests not stored: %s", self->n_jobs, err.msg);
@@ -803,12 +1088,22 @@ s_send(hub_t *self, s_job_t *job)
                             ? job->rejection
                             : NULL;
         sub.duplicate = job->duplicate ? 1 : 0;
+        if (job->have_inclusion && sub.receipt != NULL)
+            sub.inclusion = &job->inclusion;
         reply.body_case = CSBM__WIRE_REPLY__BODY_SUBMIT;
         reply.submit = &sub;
     } else if (job->kind == S_JOB_PULL
                && job->status == CSBM__WIRE_STATUS__WIRE_OK) {
         reply.body_case = CSBM__WIRE_REPLY__BODY_PULL;
         reply.pull = &job->pull;
+    } else if (job->kind == S_JOB_LOG
+               && job->status == CSBM__WIRE_STATUS__WIRE_OK) {
+        reply.body_case = CSBM__WIRE_REPLY__BODY_LOG;
+        reply.log = &job->logr;
+    } else if (job->kind == S_JOB_COSIGN
+               && job->status == CSBM__WIRE_STATUS__WIRE_OK) {
+        reply.body_case = CSBM__WIRE_REPLY__BODY_COSIGN;
+        reply.cosign = &job->cosign;
     } else if (job->kind == S_JOB_PING) {
         ping.hub_time = (uint64_t)self->now;
         ping.archive_size = archive_count(self->archive);
@@ -889,6 +1184,16 @@ s_log_job(const s_job_t *job)
     case S_JOB_PING:
         log_debug("ping from %s", job->user);
         break;
+    case S_JOB_LOG:
+        log_debug("log request from %s: %s", job->user, job->message);
+        break;
+    case S_JOB_COSIGN:
+        if (job->status == CSBM__WIRE_STATUS__WIRE_OK)
+            log_info("%s: %s", job->user, job->message);
+        else
+            log_warn("cosignature from %s refused: %s", job->user,
+                job->message);
+        break;
     default:
         log_info("refused a request from %s: %s: %s",
             job->user[0] ? job->user : "an unauthenticated peer",
@@ -929,11 +1234,23 @@ s_batch(hub_t *self)
                 job->needs_commit = 1;
         } else if (job->kind == S_JOB_PING) {
             s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "pong");
+        } else if (job->kind == S_JOB_COSIGN) {
+            need_txn = 1;
+        } else if (job->kind == S_JOB_LOG) {
+            /* answered after the commit, from the newest head */
         } else if (job->user[0] != '\0') {
             need_txn = 1; /* a refused request of a known member */
         }
     }
     s_write(self, need_txn);
+    for (i = 0; i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        if (job->kind == S_JOB_SUBMIT && job->receipt != NULL
+            && job->status == CSBM__WIRE_STATUS__WIRE_OK)
+            s_attach_inclusion(self, job);
+        else if (job->kind == S_JOB_LOG && job->status == 0)
+            s_log_reply(self, job);
+    }
     for (i = 0; i < self->n_jobs; i++) {
         s_job_t *job = &self->jobs[i];
         s_send(self, job);
@@ -995,6 +1312,10 @@ hub_new(const hub_options_t *o, errbuf_t *err)
     if ((self->archive = archive_open(o->data_path, o->federation, err))
         == NULL)
         goto fail;
+    archive_set_log_key(self->archive, o->sign_key);
+    self->quorum = o->witness_quorum > 0 ? (uint32_t)o->witness_quorum
+                                         : HUB_WITNESS_QUORUM;
+    s_head_refresh(self);
     if ((self->zctx = zmq_ctx_new()) == NULL) {
         errbuf_set(err, "cannot create a ZeroMQ context: %s",
             zmq_strerror(zmq_errno()));
@@ -1035,6 +1356,8 @@ hub_destroy(hub_t **self_p)
     if (self->zctx != NULL)
         zmq_ctx_term(self->zctx);
     archive_destroy(&self->archive);
+    if (self->head != NULL)
+        csbm__signed__free_unpacked(self->head, NULL);
     free(self->jobs);
     free(self->zap_events);
     free(self);

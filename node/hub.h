@@ -35,6 +35,7 @@
 #define HUB_MAX_SKEW_S   300   /* created_at may be this far ahead */
 #define HUB_MESSAGE_MAX  512   /* longest reason text sent to a member */
 #define HUB_POLL_MS      500   /* how often the loop looks at the stop flag */
+#define HUB_WITNESS_QUORUM 2   /* cosignatures that make a head witnessed */
 
 /* The hub's settings as the command line (or, later, a config file) gives
  * them. Strings are borrowed. */
@@ -49,6 +50,7 @@ typedef struct {
     log_level_t log_level;       /* --log-level */
     int         use_syslog;      /* --syslog */
     int         foreground;      /* --foreground (the hub never forks) */
+    int         witness_quorum;  /* --witness-quorum (0: HUB_WITNESS_QUORUM) */
 } hub_config_t;
 
 /* Defaults: federation from $CSBM_FEDERATION or CLI_DEFAULT_FEDERATION,
@@ -66,6 +68,7 @@ typedef struct {
     const keys_secret_t *sign_key;      /* KEYS_SIGN: receipts */
     const keys_secret_t *transport_key; /* KEYS_TRANSPORT: CURVE server */
     const keyring_t     *keyring;
+    int                  witness_quorum; /* 0: HUB_WITNESS_QUORUM */
 } hub_options_t;
 
 typedef struct hub hub_t;
