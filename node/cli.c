@@ -1,6 +1,7 @@
 /* cli: shared pieces of the csbm command's verbs (see cli.h). */
 #include "node/cli.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <getopt.h>
 #include <sodium.h>
@@ -8,7 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#include "config/registry.h"
+#include "crypto/x509.h"
+
+/* The configuration file read for this run (cli_config_apply): the
+ * options point into it, so it lives as long as the program. */
+static config_t s_config;
 
 void
 cli_common_init(cli_common_t *c)
@@ -19,6 +28,10 @@ cli_common_init(cli_common_t *c)
     c->as = getenv("CSBM_ID");
     c->federation = getenv("CSBM_FEDERATION") ? getenv("CSBM_FEDERATION")
                                               : CLI_DEFAULT_FEDERATION;
+    c->federation_set = getenv("CSBM_FEDERATION") != NULL;
+    c->registry = getenv("CSBM_REGISTRY");
+    c->root = getenv("CSBM_ROOT");
+    c->registry_state = getenv("CSBM_REGISTRY_STATE");
 }
 
 int
@@ -29,10 +42,85 @@ cli_common_option(cli_common_t *c, int opt, const char *arg)
     case 'R': c->keyring_dir = arg; return 1;
     case 'a': c->as = arg; return 1;
     case 'P': c->passphrase_file = arg; return 1;
-    case 'F': c->federation = arg; return 1;
+    case 'F': c->federation = arg; c->federation_set = 1; return 1;
     case 'j': c->json = 1; return 1;
+    case CLI_OPT_REGISTRY: c->registry = arg; return 1;
+    case CLI_OPT_ROOT: c->root = arg; return 1;
+    case CLI_OPT_REGISTRY_STATE: c->registry_state = arg; return 1;
+    case CLI_OPT_CONFIG: return 1; /* applied before parsing */
     default: return 0;
     }
+}
+
+int
+cli_common_finish(cli_common_t *c, errbuf_t *err)
+{
+    X509 *root = NULL;
+    char  fed[X509_FEDERATION_MAX + 1];
+    uint8_t pk[KEYS_SIGN_PK_BYTES];
+
+    if (c->registry != NULL && c->registry[0] == '\0')
+        c->registry = NULL;
+    if (c->root != NULL && c->root[0] == '\0')
+        c->root = NULL;
+    if (c->registry == NULL)
+        return 0; /* a root alone (a configuration's) changes nothing */
+    if (c->root == NULL) {
+        errbuf_set(err, "--registry %s needs the federation's root "
+            "certificate to check it: pass --root CERT (or set $CSBM_ROOT)",
+            c->registry);
+        return -1;
+    }
+    if (x509_root_load(c->root, &root, err) != 0
+        || x509_root_check(root, fed, pk, err) != 0) {
+        X509_free(root);
+        errbuf_prefix(err, "%s", c->root);
+        return -1;
+    }
+    X509_free(root);
+    if (c->federation_set && strcmp(c->federation, fed) != 0) {
+        errbuf_set(err, "--federation \"%s\" is not the federation of the "
+            "root certificate %s (\"%s\"); drop --federation, or use that "
+            "federation's root", c->federation, c->root, fed);
+        return -1;
+    }
+    snprintf(c->federation_buf, sizeof c->federation_buf, "%s", fed);
+    c->federation = c->federation_buf;
+    return 0;
+}
+
+const char *
+cli_config_path(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0)
+            return i + 1 < argc ? argv[i + 1] : NULL;
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            return argv[i] + 9;
+    }
+    return NULL;
+}
+
+const config_t *
+cli_config_apply(const char *path, cli_common_t *c, errbuf_t *err)
+{
+    config_defaults(&s_config);
+    if (config_load(path, &s_config, err) != 0)
+        return NULL;
+    c->federation = s_config.federation.name;
+    c->federation_set = 1;
+    c->root = s_config.federation.root_cert;
+    c->key_dir = s_config.node.key_dir;
+    c->as = s_config.node.id;
+    if (s_config.node.registry[0] != '\0')
+        c->registry = s_config.node.registry;
+    if (s_config.node.passphrase_file[0] != '\0')
+        c->passphrase_file = s_config.node.passphrase_file;
+    return &s_config;
 }
 
 void
@@ -121,17 +209,65 @@ cli_load_secret(const cli_common_t *c, const char *owner, keys_kind_t kind,
 keyring_t *
 cli_load_keyring(const cli_common_t *c, errbuf_t *err)
 {
+    return cli_keyring_open(c->registry, c->root, c->registry_state,
+        c->key_dir, c->keyring_dir ? c->keyring_dir : c->key_dir, err);
+}
+
+/* The roll-back state file: explicit, else in the key directory, else
+ * beside the registry. */
+static int
+s_state_path(const char *registry, const char *state_file,
+    const char *key_dir, char *out, size_t cap, errbuf_t *err)
+{
+    struct stat st;
+    int         n;
+
+    if (state_file != NULL && state_file[0] != '\0')
+        n = snprintf(out, cap, "%s", state_file);
+    else if (key_dir != NULL && stat(key_dir, &st) == 0
+             && S_ISDIR(st.st_mode))
+        n = snprintf(out, cap, "%s/registry.state", key_dir);
+    else
+        n = snprintf(out, cap, "%s.state", registry);
+    if (n < 0 || (size_t)n >= cap) {
+        errbuf_set(err, "registry state file path too long");
+        return -1;
+    }
+    return 0;
+}
+
+keyring_t *
+cli_keyring_open(const char *registry, const char *root,
+    const char *state_file, const char *key_dir, const char *keyring_dir,
+    errbuf_t *err)
+{
     keyring_t  *kr = keyring_new();
-    const char *dir = c->keyring_dir ? c->keyring_dir : c->key_dir;
+    registry_t *reg = NULL;
+    char        state[4096];
 
     if (kr == NULL) {
         errbuf_set(err, "out of memory");
         return NULL;
     }
-    if (keyring_load_dir(kr, dir, err) != 0) {
+    if (registry == NULL || registry[0] == '\0') {
+        if (keyring_load_dir(kr, keyring_dir, err) != 0)
+            keyring_destroy(&kr);
+        return kr;
+    }
+    if (root == NULL || root[0] == '\0') {
+        errbuf_set(err, "--registry %s needs the federation's root "
+            "certificate: pass --root CERT (or set $CSBM_ROOT)", registry);
         keyring_destroy(&kr);
         return NULL;
     }
+    if (s_state_path(registry, state_file, key_dir, state, sizeof state, err)
+            != 0
+        || registry_load(registry, root, state, &reg, err) != 0
+        || registry_to_keyring(reg, kr, err) != 0) {
+        errbuf_prefix(err, "registry %s", registry);
+        keyring_destroy(&kr);
+    }
+    registry_destroy(&reg);
     return kr;
 }
 
@@ -185,4 +321,91 @@ void
 cli_hex(const uint8_t *b, size_t len, char *out)
 {
     sodium_bin2hex(out, len * 2 + 1, b, len);
+}
+
+int
+cli_keyring_exit(const cli_common_t *c)
+{
+    struct stat st;
+
+    if (c->registry == NULL || c->root == NULL)
+        return CLI_ERROR;
+    return stat(c->registry, &st) == 0 && S_ISREG(st.st_mode)
+            && stat(c->root, &st) == 0 && S_ISREG(st.st_mode)
+        ? CLI_REJECTED
+        : CLI_ERROR;
+}
+
+/* Exactly n decimal digits at *p, advancing it. */
+static int
+s_digits(const char **p, int n, int *out)
+{
+    int v = 0, i;
+
+    for (i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int
+cli_parse_time(const char *s, int64_t now, int64_t *out, errbuf_t *err)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+        31};
+    const char *p = s;
+    int         y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+    struct tm   tm;
+    time_t      t;
+
+    if (strcmp(s, "now") == 0) {
+        *out = now;
+        return 0;
+    }
+    if (s_digits(&p, 4, &y) != 0 || *p++ != '-' || s_digits(&p, 2, &mo) != 0
+        || *p++ != '-' || s_digits(&p, 2, &d) != 0)
+        goto bad;
+    if (*p == 'T' || *p == 't') {
+        p++;
+        if (s_digits(&p, 2, &h) != 0 || *p++ != ':'
+            || s_digits(&p, 2, &mi) != 0 || *p++ != ':'
+            || s_digits(&p, 2, &sec) != 0)
+            goto bad;
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            sign = *p++ == '+' ? 1 : -1;
+            if (s_digits(&p, 2, &oh) != 0 || *p++ != ':'
+                || s_digits(&p, 2, &om) != 0 || oh > 23 || om > 59)
+                goto bad;
+        } else {
+            goto bad;
+        }
+    }
+    if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1
+        || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+        goto bad;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        goto bad;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec == 60 ? 59 : sec;
+    if ((t = timegm(&tm)) == (time_t)-1)
+        goto bad;
+    *out = (int64_t)t - (int64_t)sign * (oh * 3600 + om * 60);
+    if (*out < 0)
+        goto bad;
+    return 0;
+bad:
+    errbuf_set(err, "'%s' is not a time: write 'now' or RFC 3339 UTC such "
+        "as 2026-03-01T00:00:00Z (or a date, 2026-03-01)", s);
+    return -1;
 }

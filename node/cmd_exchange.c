@@ -31,7 +31,7 @@
         {"passphrase-file", required_argument, NULL, 'P'},                    \
         {"federation", required_argument, NULL, 'F'},                         \
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},   \
-        {"data", required_argument, NULL, 'D'}
+        {"data", required_argument, NULL, 'D'}, CLI_REGISTRY_LONGOPTS
 
 #define HUB_LONGOPTS                                                          \
     {"hub", required_argument, NULL, 'H'},                                    \
@@ -48,6 +48,7 @@ static const char s_common_help[] =
     "  --passphrase-file F   passphrase file (else $CSBM_PASSPHRASE or a prompt)\n"
     "  --federation NAME     federation (default $CSBM_FEDERATION or "
     CLI_DEFAULT_FEDERATION ")\n"
+    CLI_REGISTRY_HELP
     "  --json                machine-readable output\n";
 
 static const char s_hub_help[] =
@@ -75,6 +76,7 @@ typedef struct {
     int             refused;
     int             foreground;
     int             verbose;
+    char            data_buf[CONFIG_PATH_MAX + 32]; /* data_dir/store */
 } xargs_t;
 
 static int
@@ -96,12 +98,36 @@ static int
 s_parse(int argc, char **argv, const struct option *longopts, xargs_t *a,
     void (*usage)(FILE *))
 {
+    const char        *config = cli_config_path(argc, argv);
+    const config_t    *ini;
+    errbuf_t           err = {{0}};
     unsigned long long n;
     int                opt;
 
     memset(a, 0, sizeof *a);
     cli_common_init(&a->c);
     member_config_init(&a->cfg);
+    if (config != NULL) {
+        if ((ini = cli_config_apply(config, &a->c, &err)) == NULL) {
+            cli_error("%s", err.msg);
+            return -1;
+        }
+        if (config_is_hub(ini)) {
+            cli_error("%s is the hub's configuration; the member verbs need "
+                "a member's (see config/member.ini.sample)", config);
+            return -1;
+        }
+        a->cfg.hub = ini->member.hub_endpoint;
+        if (ini->member.hub_notify_endpoint[0] != '\0')
+            a->cfg.hub_notify = ini->member.hub_notify_endpoint;
+        if (snprintf(a->data_buf, sizeof a->data_buf, "%s/%s",
+                ini->node.data_dir, MEMBER_DEFAULT_DATA)
+            >= (int)sizeof a->data_buf) {
+            cli_error("%s: data_dir too long", config);
+            return -1;
+        }
+        a->cfg.data_path = a->data_buf;
+    }
     optind = 1;
     while ((opt = getopt_long(argc, argv, "ho:v", longopts, NULL)) != -1) {
         if (cli_common_option(&a->c, opt, optarg))
@@ -148,6 +174,10 @@ s_parse(int argc, char **argv, const struct option *longopts, xargs_t *a,
             usage(stderr);
             return -1;
         }
+    }
+    if (cli_common_finish(&a->c, &err) != 0) {
+        cli_error("%s", err.msg);
+        return -1;
     }
     return 0;
 }

@@ -18,6 +18,16 @@
 
 static volatile sig_atomic_t s_stop;
 
+/* Where the members' keys come from, besides hub_config_t's keyring_dir. */
+typedef struct {
+    const char *registry;       /* --registry, $CSBM_REGISTRY */
+    const char *root;           /* --root, $CSBM_ROOT */
+    const char *registry_state; /* --registry-state, $CSBM_REGISTRY_STATE */
+    int         federation_set;
+    char        data_buf[CONFIG_PATH_MAX + 16];
+    char        federation[X509_FEDERATION_MAX + 1];
+} s_trust_t;
+
 static void
 s_on_signal(int sig)
 {
@@ -30,7 +40,8 @@ s_usage(FILE *out)
 {
     fprintf(out,
         "Usage: csbm hub --bind ENDPOINT [--notify ENDPOINT] [--keys DIR]\n"
-        "                [--keyring DIR] [--data FILE.db] [--federation NAME]\n"
+        "                [--keyring DIR | --registry FILE --root CERT]\n"
+        "                [--config FILE.ini] [--data FILE.db] [--federation NAME]\n"
         "                [--passphrase-file F] [--log-level LEVEL] [--syslog]\n"
         "                [--foreground]\n"
         "\n"
@@ -49,6 +60,7 @@ s_usage(FILE *out)
         "                        (default $CSBM_KEYS or ./keys)\n"
         "  --keyring DIR         the members' ID.pub files (default\n"
         "                        $CSBM_KEYRING, else the key directory)\n"
+        CLI_REGISTRY_HELP
         "  --data FILE.db        the archive, created if missing (default\n"
         "                        hub.db)\n"
         "  --federation NAME     federation served (default $CSBM_FEDERATION\n"
@@ -62,11 +74,17 @@ s_usage(FILE *out)
         "\n"
         "SIGINT or SIGTERM stops the hub cleanly: the batch in hand is\n"
         "committed and answered, then the sockets and the archive close.\n"
-        "SIGHUP is ignored: restart the hub to load a changed keyring.\n"
+        "SIGHUP is ignored: restart the hub to load a changed keyring or\n"
+        "registry. From a configuration file the hub takes the federation,\n"
+        "root_cert, registry, key_dir, data_dir (hub.db in it),\n"
+        "passphrase_file, bind and pub_bind.\n"
         "Exit status: 0 stopped cleanly, 2 could not start or failed.\n"
         "\n"
         "Examples:\n"
         "  csbm keygen --state hub --keys /etc/csbm/keys\n"
+        "  csbm hub --config /etc/csbm/hub.ini\n"
+        "  csbm hub --keys hub-keys --registry registry.bin --root root.pem \\\n"
+        "      --bind tcp://0.0.0.0:7701\n"
         "  csbm hub --keys /etc/csbm/keys --keyring /etc/csbm/keyring \\\n"
         "      --data /var/lib/csbm/hub.db --bind tcp://0.0.0.0:7701 \\\n"
         "      --notify tcp://0.0.0.0:7702 --passphrase-file /etc/csbm/pass\n"
@@ -88,9 +106,81 @@ s_log_level(const char *s, log_level_t *out)
     return -1;
 }
 
+/* Apply the configuration file at path to cfg and t. */
+static int
+s_config(const char *path, hub_config_t *cfg, s_trust_t *t)
+{
+    static config_t ini; /* cfg points into it until the program exits */
+    errbuf_t        err = {{0}};
+
+    config_defaults(&ini);
+    if (config_load(path, &ini, &err) != 0) {
+        cli_error("%s", err.msg);
+        return -1;
+    }
+    if (!config_is_hub(&ini)) {
+        cli_error("%s is the configuration of member %s; the hub needs one "
+            "with id = hub (see config/hub.ini.sample)", path, ini.node.id);
+        return -1;
+    }
+    if (snprintf(t->data_buf, sizeof t->data_buf, "%s/hub.db",
+            ini.node.data_dir) >= (int)sizeof t->data_buf) {
+        cli_error("%s: data_dir too long", path);
+        return -1;
+    }
+    cfg->federation = ini.federation.name;
+    t->federation_set = 1;
+    t->root = ini.federation.root_cert;
+    cfg->key_dir = ini.node.key_dir;
+    cfg->data_path = t->data_buf;
+    if (ini.node.registry[0] != '\0')
+        t->registry = ini.node.registry;
+    if (ini.node.passphrase_file[0] != '\0')
+        cfg->passphrase_file = ini.node.passphrase_file;
+    cfg->bind = ini.hub.bind;
+    if (ini.hub.pub_bind[0] != '\0')
+        cfg->notify = ini.hub.pub_bind;
+    return 0;
+}
+
+/* With a registry, the federation is its root's; a different one given
+ * is refused. */
+static int
+s_trust_finish(hub_config_t *cfg, s_trust_t *t)
+{
+    X509    *root = NULL;
+    uint8_t  pk[KEYS_SIGN_PK_BYTES];
+    errbuf_t err = {{0}};
+
+    if (t->registry == NULL || t->registry[0] == '\0') {
+        t->registry = NULL;
+        return 0;
+    }
+    if (t->root == NULL || t->root[0] == '\0') {
+        cli_error("--registry %s needs the federation's root certificate: "
+            "pass --root CERT (or set $CSBM_ROOT)", t->registry);
+        return -1;
+    }
+    if (x509_root_load(t->root, &root, &err) != 0
+        || x509_root_check(root, t->federation, pk, &err) != 0) {
+        X509_free(root);
+        cli_error("%s: %s", t->root, err.msg);
+        return -1;
+    }
+    X509_free(root);
+    if (t->federation_set && strcmp(cfg->federation, t->federation) != 0) {
+        cli_error("federation \"%s\" is not the federation of the root "
+            "certificate %s (\"%s\"); drop --federation, or use that "
+            "federation's root", cfg->federation, t->root, t->federation);
+        return -1;
+    }
+    cfg->federation = t->federation;
+    return 0;
+}
+
 /* Parse the command line over cfg. -1 bad usage, 1 help, 0 go on. */
 static int
-s_parse(int argc, char **argv, hub_config_t *cfg)
+s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
 {
     static const struct option longopts[] = {
         {"keys", required_argument, NULL, 'K'},
@@ -104,9 +194,17 @@ s_parse(int argc, char **argv, hub_config_t *cfg)
         {"syslog", no_argument, NULL, 's'},
         {"foreground", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        CLI_REGISTRY_LONGOPTS,
         {NULL, 0, NULL, 0}};
-    int opt;
+    const char *config = cli_config_path(argc, argv);
+    int         opt;
 
+    t->registry = getenv("CSBM_REGISTRY");
+    t->root = getenv("CSBM_ROOT");
+    t->registry_state = getenv("CSBM_REGISTRY_STATE");
+    t->federation_set = getenv("CSBM_FEDERATION") != NULL;
+    if (config != NULL && s_config(config, cfg, t) != 0)
+        return -1;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -115,7 +213,11 @@ s_parse(int argc, char **argv, hub_config_t *cfg)
         case 'd': cfg->data_path = optarg; break;
         case 'b': cfg->bind = optarg; break;
         case 'n': cfg->notify = optarg; break;
-        case 'F': cfg->federation = optarg; break;
+        case 'F': cfg->federation = optarg; t->federation_set = 1; break;
+        case CLI_OPT_REGISTRY: t->registry = optarg; break;
+        case CLI_OPT_ROOT: t->root = optarg; break;
+        case CLI_OPT_REGISTRY_STATE: t->registry_state = optarg; break;
+        case CLI_OPT_CONFIG: break; /* applied above */
         case 'P': cfg->passphrase_file = optarg; break;
         case 's': cfg->use_syslog = 1; break;
         case 'f': cfg->foreground = 1; break;
@@ -135,11 +237,11 @@ s_parse(int argc, char **argv, hub_config_t *cfg)
             argv[optind]);
         return -1;
     }
-    if (cfg->bind == NULL) {
+    if (cfg->bind == NULL || cfg->bind[0] == '\0') {
         cli_error("hub needs --bind ENDPOINT, e.g. --bind tcp://0.0.0.0:7701");
         return -1;
     }
-    return 0;
+    return s_trust_finish(cfg, t);
 }
 
 /* Load hub.sign.key and hub.transport.key with one passphrase. */
@@ -202,6 +304,7 @@ int
 cmd_hub(int argc, char **argv)
 {
     hub_config_t     cfg;
+    s_trust_t        trust;
     hub_options_t    o;
     errbuf_t         err = {{0}};
     keys_secret_t   *sign = NULL, *transport = NULL;
@@ -212,19 +315,22 @@ cmd_hub(int argc, char **argv)
     int              p, rc = CLI_ERROR;
 
     hub_config_defaults(&cfg);
-    if ((p = s_parse(argc, argv, &cfg)) != 0)
+    memset(&trust, 0, sizeof trust);
+    if ((p = s_parse(argc, argv, &cfg, &trust)) != 0)
         return p > 0 ? CLI_OK : CLI_ERROR;
     log_open("csbm-hub", cfg.log_level, cfg.use_syslog);
 
-    if ((kr = keyring_new()) == NULL) {
-        errbuf_set(&err, "out of memory");
+    if ((kr = cli_keyring_open(trust.registry, trust.root,
+             trust.registry_state, cfg.key_dir,
+             cfg.keyring_dir ? cfg.keyring_dir : cfg.key_dir, &err))
+        == NULL) {
+        if (trust.registry == NULL)
+            errbuf_prefix(&err, "keyring");
         goto fail;
     }
-    if (keyring_load_dir(kr, cfg.keyring_dir ? cfg.keyring_dir : cfg.key_dir,
-            &err) != 0) {
-        errbuf_prefix(&err, "keyring");
-        goto fail;
-    }
+    if (trust.registry != NULL)
+        log_info("members from registry %s (%zu keys)", trust.registry,
+            keyring_key_count(kr));
     if (s_load_keys(&cfg, &sign, &transport, &err) != 0)
         goto fail;
     s_check_own_key(kr, sign);

@@ -23,7 +23,8 @@
         {"as", required_argument, NULL, 'a'},                                 \
         {"passphrase-file", required_argument, NULL, 'P'},                    \
         {"federation", required_argument, NULL, 'F'},                         \
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, \
+        CLI_REGISTRY_LONGOPTS
 
 static const char s_common_help[] =
     "  --keys DIR            key directory (default $CSBM_KEYS or ./keys)\n"
@@ -33,6 +34,7 @@ static const char s_common_help[] =
     "  --passphrase-file F   passphrase file (else $CSBM_PASSPHRASE or a prompt)\n"
     "  --federation NAME     federation (default $CSBM_FEDERATION or "
     CLI_DEFAULT_FEDERATION ")\n"
+    CLI_REGISTRY_HELP
     "  --json                machine-readable output\n";
 
 /* Parse options: the verb's own ones go to own(), common ones to c. Returns
@@ -43,9 +45,15 @@ static int
 s_parse(int argc, char **argv, const struct option *longopts, cli_common_t *c,
     own_opt_fn own, void *ctx, void (*usage)(FILE *))
 {
-    int opt;
+    const char *config = cli_config_path(argc, argv);
+    errbuf_t    err = {{0}};
+    int         opt;
 
     cli_common_init(c);
+    if (config != NULL && cli_config_apply(config, c, &err) == NULL) {
+        cli_error("%s", err.msg);
+        return -1;
+    }
     optind = 1;
     while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         if (opt == 'h') {
@@ -57,6 +65,10 @@ s_parse(int argc, char **argv, const struct option *longopts, cli_common_t *c,
         if (own != NULL && own(opt, optarg, ctx) == 0)
             continue;
         usage(stderr);
+        return -1;
+    }
+    if (cli_common_finish(c, &err) != 0) {
+        cli_error("%s", err.msg);
         return -1;
     }
     return 0;
@@ -520,17 +532,22 @@ static void
 s_verify_usage(FILE *out)
 {
     fprintf(out,
-        "Usage: csbm verify [--keyring DIR] [--json] FILE.csbm\n"
+        "Usage: csbm verify [--keyring DIR | --registry FILE --root CERT]\n"
+        "                   [--json] FILE.csbm\n"
         "\n"
         "Check, without decrypting, that the package was signed by the key\n"
         "its sender held when it was created, that nothing in it was altered,\n"
         "and show who sent it to whom. Anyone with the sender's public key can\n"
-        "run it; no secret key is needed. Exit 0 valid, 1 not valid.\n"
+        "run it; no secret key is needed. With --registry the sender's key\n"
+        "must be certified in the registry, not revoked, retired or expired,\n"
+        "and the sender an active member, as of the package's creation time.\n"
+        "Exit 0 valid, 1 not valid.\n"
         "\n"
         "Options:\n%s"
         "\n"
         "Example:\n"
-        "  csbm verify --keyring keyring/ report.csbm\n",
+        "  csbm verify --keyring keyring/ report.csbm\n"
+        "  csbm verify --registry registry.bin --root root.pem report.csbm\n",
         s_common_help);
 }
 
@@ -553,7 +570,7 @@ cmd_verify(int argc, char **argv)
     }
     if ((kr = cli_load_keyring(&c, &err)) == NULL) {
         cli_error("%s", err.msg);
-        return CLI_ERROR;
+        return cli_keyring_exit(&c);
     }
     if ((env = s_load_envelope(argv[optind], &err)) == NULL)
         rc = CLI_REJECTED;
@@ -642,9 +659,13 @@ cmd_open(int argc, char **argv)
         s_open_usage(stderr);
         return CLI_ERROR;
     }
-    if (cli_identity(&c, owner, sizeof owner, &err) != 0
-        || (kr = cli_load_keyring(&c, &err)) == NULL) {
+    if (cli_identity(&c, owner, sizeof owner, &err) != 0) {
         cli_error("%s", err.msg);
+        goto done;
+    }
+    if ((kr = cli_load_keyring(&c, &err)) == NULL) {
+        cli_error("%s", err.msg);
+        rc = cli_keyring_exit(&c);
         goto done;
     }
     if ((env = s_load_envelope(argv[optind], &err)) == NULL

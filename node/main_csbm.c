@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "node/cli.h"
+#include "node/cmd_registry.h"
 #include "node/cmd_audit.h"
 #include "node/hub.h"
 #include "node/member.h"
@@ -31,6 +32,9 @@ static const verb_t s_verbs[] = {
     {"inbox", cmd_inbox, "list, open or export received packages"},
     {"node", cmd_node, "run the member node daemon"},
     {"hub", cmd_hub, "run the hub daemon"},
+    {"ca", cmd_ca, "create or show the federation's root CA (operator)"},
+    {"enroll", cmd_enroll, "make this state's enrollment request"},
+    {"registry", cmd_registry, "edit, list or verify the member registry"},
     {"audit", cmd_audit, "the operator's reports over the hub's archive"},
 };
 
