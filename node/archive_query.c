@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "node/archive.h"
+#include "proto/wire.pb-c.h"
 
 #define S_BUSY_TIMEOUT_MS 10000
 #define S_RCPT_ID_MAX     ENVELOPE_ID_MAX
@@ -544,22 +545,22 @@ archive_query_log(archive_query_t *self, const archive_log_filter_t *f,
             row.direction = ARCHIVE_DIR_PULL;
             r = s_pull_rows(&q, &row, err);
         } else {
-            if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-                /* an archive row: the package itself */
-                row.kind = ARCHIVE_LOG_PUSH;
+            int archived = sqlite3_column_type(st, 4) != SQLITE_NULL;
+
+            if (archived) /* an archive row: the package itself */
                 found = s_lookup(self,
                     (uint64_t)sqlite3_column_int64(st, 4), NULL, &m, err);
-            } else if (row.has_id) {
+            else if (row.has_id)
                 found = s_lookup(self, 0, row.package_id, &m, err);
-            }
             if (found < 0) {
-                rc = SQLITE_ERROR;
-                goto done;
+                sqlite3_reset(st);
+                return -1;
             }
-            if (strcmp(kind, "push") == 0 && row.kind != ARCHIVE_LOG_PUSH) {
-                row.kind = ARCHIVE_LOG_RESUBMIT;
+            if (archived) {
+                row.kind = ARCHIVE_LOG_PUSH;
                 row.direction = ARCHIVE_DIR_PUSH;
-            } else if (row.kind == ARCHIVE_LOG_PUSH) {
+            } else if (strcmp(kind, "push") == 0) {
+                row.kind = ARCHIVE_LOG_RESUBMIT;
                 row.direction = ARCHIVE_DIR_PUSH;
             } else if (strcmp(kind, "refuse") == 0) {
                 row.kind = ARCHIVE_LOG_REFUSE;
@@ -569,7 +570,7 @@ archive_query_log(archive_query_t *self, const archive_log_filter_t *f,
                  * except a pull of something not addressed to the caller. */
                 if (row.has_id)
                     row.direction = ARCHIVE_DIR_PUSH;
-                else if (row.reason == 12) /* REASON_NOT_ENTITLED */
+                else if (row.reason == CSBM__REASON_CODE__REASON_NOT_ENTITLED)
                     row.direction = ARCHIVE_DIR_PULL;
             } else {
                 row.kind = ARCHIVE_LOG_HANDSHAKE;
@@ -582,11 +583,8 @@ archive_query_log(archive_query_t *self, const archive_log_filter_t *f,
             return -1;
         }
     }
-done:
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        if (rc != SQLITE_ERROR || sqlite3_errcode(self->db) != SQLITE_OK)
-            if (err == NULL || err->msg[0] == '\0')
-                s_db_error(self, err, "reading the log");
+        s_db_error(self, err, "reading the log");
         sqlite3_reset(st);
         return -1;
     }
