@@ -22,9 +22,9 @@
 #include "proto/wire.pb-c.h"
 
 #define S_BUSY_TIMEOUT_MS 10000
-#define S_RCPT_ID_MAX     ENVELOPE_ID_MAX
+#define S_RCPT_ID_MAX ENVELOPE_ID_MAX
 /* A recipient list: at most ENVELOPE_MAX_RECIPIENTS ids and commas. */
-#define S_RCPT_LIST_MAX   (ENVELOPE_MAX_RECIPIENTS * (ENVELOPE_ID_MAX + 1) + 1)
+#define S_RCPT_LIST_MAX (ENVELOPE_MAX_RECIPIENTS * (ENVELOPE_ID_MAX + 1) + 1)
 
 enum {
     S_LOG,
@@ -67,9 +67,9 @@ struct archive_query {
     char         *path;
     char          federation[ENVELOPE_FEDERATION_MAX + 1];
     sqlite3_stmt *st[S_COUNT_STMTS];
-    char        (*rcpt_ids)[S_RCPT_ID_MAX + 1]; /* distinct, sorted */
-    size_t        n_rcpt_ids;
-    int           rcpt_loaded;
+    char (*rcpt_ids)[S_RCPT_ID_MAX + 1]; /* distinct, sorted */
+    size_t n_rcpt_ids;
+    int    rcpt_loaded;
 };
 
 /* What a row's package is, from the archive. */
@@ -88,25 +88,34 @@ s_db_error(const archive_query_t *self, errbuf_t *err, const char *what)
     int code = sqlite3_errcode(self->db);
 
     if (code == SQLITE_NOTADB)
-        errbuf_set(err, "%s: not an SQLite database; pass the hub's "
-            "archive file (the hub's --data FILE.db)", self->path);
+        errbuf_set(err,
+                   "%s: not an SQLite database; pass the hub's "
+                   "archive file (the hub's --data FILE.db)",
+                   self->path);
     else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-        errbuf_set(err, "%s: %s: the archive stayed locked for %d s; try "
-            "again", self->path, what, S_BUSY_TIMEOUT_MS / 1000);
+        errbuf_set(err,
+                   "%s: %s: the archive stayed locked for %d s; try "
+                   "again",
+                   self->path, what, S_BUSY_TIMEOUT_MS / 1000);
     else
         errbuf_set(err, "%s: %s: %s", self->path, what,
-            sqlite3_errmsg(self->db));
+                   sqlite3_errmsg(self->db));
 }
 
 const char *
 archive_log_kind_name(archive_log_kind_t kind)
 {
     switch (kind) {
-    case ARCHIVE_LOG_PUSH: return "push";
-    case ARCHIVE_LOG_RESUBMIT: return "resubmit";
-    case ARCHIVE_LOG_PULL: return "pull";
-    case ARCHIVE_LOG_REFUSE: return "refuse";
-    case ARCHIVE_LOG_HANDSHAKE: return "handshake";
+    case ARCHIVE_LOG_PUSH:
+        return "push";
+    case ARCHIVE_LOG_RESUBMIT:
+        return "resubmit";
+    case ARCHIVE_LOG_PULL:
+        return "pull";
+    case ARCHIVE_LOG_REFUSE:
+        return "refuse";
+    case ARCHIVE_LOG_HANDSHAKE:
+        return "handshake";
     }
     return "unknown";
 }
@@ -115,9 +124,12 @@ const char *
 archive_direction_name(archive_direction_t dir)
 {
     switch (dir) {
-    case ARCHIVE_DIR_PUSH: return "push";
-    case ARCHIVE_DIR_PULL: return "pull";
-    case ARCHIVE_DIR_NONE: break;
+    case ARCHIVE_DIR_PUSH:
+        return "push";
+    case ARCHIVE_DIR_PULL:
+        return "pull";
+    case ARCHIVE_DIR_NONE:
+        break;
     }
     return "";
 }
@@ -138,19 +150,20 @@ archive_log_filter_init(archive_log_filter_t *f)
 /* Read meta.key into out; 1 found, 0 not, -1 error. */
 static int
 s_meta_get(archive_query_t *self, const char *key, char *out, size_t cap,
-    errbuf_t *err)
+           errbuf_t *err)
 {
     sqlite3_stmt *st = NULL;
     int           rc, found = 0;
 
-    if (sqlite3_prepare_v2(self->db, "SELECT value FROM meta WHERE key = ?",
-            -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(self->db, "SELECT value FROM meta WHERE key = ?", -1,
+                           &st, NULL) != SQLITE_OK) {
         if (sqlite3_errcode(self->db) == SQLITE_NOTADB)
             s_db_error(self, err, "reading");
         else
-            errbuf_set(err, "%s: not a csbm archive (%s); pass the hub's "
-                "archive file (the hub's --data FILE.db)", self->path,
-                sqlite3_errmsg(self->db));
+            errbuf_set(err,
+                       "%s: not a csbm archive (%s); pass the hub's "
+                       "archive file (the hub's --data FILE.db)",
+                       self->path, sqlite3_errmsg(self->db));
         return -1;
     }
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -177,52 +190,61 @@ archive_query_open(const char *path, errbuf_t *err)
 
     if (stat(path, &sb) != 0) {
         if (errno == ENOENT)
-            errbuf_set(err, "%s: no such file; pass --data with the path "
-                "of the hub's archive (the hub's --data FILE.db)", path);
+            errbuf_set(err,
+                       "%s: no such file; pass --data with the path "
+                       "of the hub's archive (the hub's --data FILE.db)",
+                       path);
         else
             errbuf_set(err, "%s: %s", path, strerror(errno));
         return NULL;
     }
     if (!S_ISREG(sb.st_mode)) {
-        errbuf_set(err, "%s: not a regular file; pass the hub's archive "
-            "file (the hub's --data FILE.db)", path);
+        errbuf_set(err,
+                   "%s: not a regular file; pass the hub's archive "
+                   "file (the hub's --data FILE.db)",
+                   path);
         return NULL;
     }
-    if ((self = calloc(1, sizeof *self)) == NULL
-        || (self->path = strdup(path)) == NULL) {
+    if ((self = calloc(1, sizeof *self)) == NULL ||
+        (self->path = strdup(path)) == NULL) {
         errbuf_set(err, "out of memory");
         goto fail;
     }
-    if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READONLY, NULL)
-        != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READONLY, NULL) !=
+        SQLITE_OK) {
         errbuf_set(err, "%s: cannot open read-only: %s", path,
-            self->db != NULL ? sqlite3_errmsg(self->db) : "out of memory");
+                   self->db != NULL ? sqlite3_errmsg(self->db)
+                                    : "out of memory");
         goto fail;
     }
     sqlite3_busy_timeout(self->db, S_BUSY_TIMEOUT_MS);
     if ((found = s_meta_get(self, "schema_version", v, sizeof v, err)) < 0)
         goto fail;
     if (found == 0) {
-        errbuf_set(err, "%s: not a csbm archive (no schema version); pass "
-            "the hub's archive file", path);
+        errbuf_set(err,
+                   "%s: not a csbm archive (no schema version); pass "
+                   "the hub's archive file",
+                   path);
         goto fail;
     }
-    if (strtol(v, NULL, 10) != ARCHIVE_SCHEMA_VERSION
-        || strspn(v, "0123456789") != strlen(v)) {
-        errbuf_set(err, "%s: archive schema version %s; this build reads "
-            "version %d (use the csbm release that wrote it)", path, v,
-            ARCHIVE_SCHEMA_VERSION);
+    if (strtol(v, NULL, 10) != ARCHIVE_SCHEMA_VERSION ||
+        strspn(v, "0123456789") != strlen(v)) {
+        errbuf_set(err,
+                   "%s: archive schema version %s; this build reads "
+                   "version %d (use the csbm release that wrote it)",
+                   path, v, ARCHIVE_SCHEMA_VERSION);
         goto fail;
     }
     if (s_meta_get(self, "federation", self->federation,
-            sizeof self->federation, err) < 0)
+                   sizeof self->federation, err) < 0)
         goto fail;
     for (i = 0; i < S_COUNT_STMTS; i++)
-        if (sqlite3_prepare_v2(self->db, s_sql[i], -1, &self->st[i], NULL)
-            != SQLITE_OK) {
-            errbuf_set(err, "%s: not a csbm archive of schema version %d "
-                "(%s)", path, ARCHIVE_SCHEMA_VERSION,
-                sqlite3_errmsg(self->db));
+        if (sqlite3_prepare_v2(self->db, s_sql[i], -1, &self->st[i], NULL) !=
+            SQLITE_OK) {
+            errbuf_set(err,
+                       "%s: not a csbm archive of schema version %d "
+                       "(%s)",
+                       path, ARCHIVE_SCHEMA_VERSION, sqlite3_errmsg(self->db));
             goto fail;
         }
     return self;
@@ -284,20 +306,21 @@ s_rcpt_load(archive_query_t *self, errbuf_t *err)
         if ((v = sqlite3_column_text(st, 0)) == NULL)
             break;
         if (strlen((const char *)v) > S_RCPT_ID_MAX) {
-            errbuf_set(err, "%s: recipient id '%.20s...' is longer than %d "
-                "characters; the archive is damaged", self->path,
-                (const char *)v, S_RCPT_ID_MAX);
+            errbuf_set(err,
+                       "%s: recipient id '%.20s...' is longer than %d "
+                       "characters; the archive is damaged",
+                       self->path, (const char *)v, S_RCPT_ID_MAX);
             sqlite3_reset(st);
             return -1;
         }
         if (self->n_rcpt_ids == ARCHIVE_QUERY_MAX_RECIPIENT_IDS) {
-            errbuf_set(err, "%s: more than %d distinct recipients",
-                self->path, ARCHIVE_QUERY_MAX_RECIPIENT_IDS);
+            errbuf_set(err, "%s: more than %d distinct recipients", self->path,
+                       ARCHIVE_QUERY_MAX_RECIPIENT_IDS);
             sqlite3_reset(st);
             return -1;
         }
         grown = realloc(self->rcpt_ids,
-            (self->n_rcpt_ids + 1) * sizeof *self->rcpt_ids);
+                        (self->n_rcpt_ids + 1) * sizeof *self->rcpt_ids);
         if (grown == NULL) {
             errbuf_set(err, "out of memory");
             sqlite3_reset(st);
@@ -305,7 +328,7 @@ s_rcpt_load(archive_query_t *self, errbuf_t *err)
         }
         self->rcpt_ids = grown;
         snprintf(self->rcpt_ids[self->n_rcpt_ids++], S_RCPT_ID_MAX + 1, "%s",
-            (const char *)v);
+                 (const char *)v);
         snprintf(last, sizeof last, "%s", (const char *)v);
     }
     sqlite3_reset(st);
@@ -316,7 +339,7 @@ s_rcpt_load(archive_query_t *self, errbuf_t *err)
 /* 1 if position is addressed to id, 0 if not, -1 on error. */
 static int
 s_rcpt_has(archive_query_t *self, const char *id, uint64_t position,
-    errbuf_t *err)
+           errbuf_t *err)
 {
     sqlite3_stmt *st = self->st[S_RCPT_PROBE];
     int           rc;
@@ -336,8 +359,7 @@ s_rcpt_has(archive_query_t *self, const char *id, uint64_t position,
 
 /* "CHL,PER,hub" for position into out (S_RCPT_LIST_MAX bytes). */
 static int
-s_rcpt_list(archive_query_t *self, uint64_t position, char *out,
-    errbuf_t *err)
+s_rcpt_list(archive_query_t *self, uint64_t position, char *out, errbuf_t *err)
 {
     size_t i, used = 0;
     int    has;
@@ -375,7 +397,7 @@ s_meta_row(sqlite3_stmt *st, s_meta_t *m)
     if (id != NULL && sqlite3_column_bytes(st, 1) == ENVELOPE_ID_BYTES)
         memcpy(m->package_id, id, ENVELOPE_ID_BYTES);
     snprintf(m->sender, sizeof m->sender, "%s",
-        sender != NULL ? (const char *)sender : "");
+             sender != NULL ? (const char *)sender : "");
     m->package_type = sqlite3_column_int(st, 3);
     m->year = (uint32_t)sqlite3_column_int64(st, 4);
     m->created_at = sqlite3_column_int64(st, 5);
@@ -384,7 +406,7 @@ s_meta_row(sqlite3_stmt *st, s_meta_t *m)
 /* Look a package up by position (id NULL) or id. 1 found, 0 not, -1. */
 static int
 s_lookup(archive_query_t *self, uint64_t position, const uint8_t *id,
-    s_meta_t *m, errbuf_t *err)
+         s_meta_t *m, errbuf_t *err)
 {
     sqlite3_stmt *st = self->st[id != NULL ? S_BY_ID : S_BY_POS];
     int           rc;
@@ -473,10 +495,10 @@ static int
 s_pull_rows(s_log_t *q, archive_log_row_t *row, errbuf_t *err)
 {
     const char *p = row->detail != NULL ? strstr(row->detail, " at ") : NULL;
-    int         cut = row->detail != NULL
-              && strlen(row->detail) >= ARCHIVE_DETAIL_MAX - 1;
-    int         any = 0;
-    s_meta_t    m;
+    int         cut =
+        row->detail != NULL && strlen(row->detail) >= ARCHIVE_DETAIL_MAX - 1;
+    int      any = 0;
+    s_meta_t m;
 
     if (p != NULL)
         p += 4;
@@ -506,7 +528,7 @@ s_pull_rows(s_log_t *q, archive_log_row_t *row, errbuf_t *err)
 
 long
 archive_query_log(archive_query_t *self, const archive_log_filter_t *f,
-    archive_log_fn fn, void *ctx, errbuf_t *err)
+                  archive_log_fn fn, void *ctx, errbuf_t *err)
 {
     sqlite3_stmt *st = self->st[S_LOG];
     s_log_t       q = {self, f, fn, ctx, 0};
@@ -548,8 +570,8 @@ archive_query_log(archive_query_t *self, const archive_log_filter_t *f,
             int archived = sqlite3_column_type(st, 4) != SQLITE_NULL;
 
             if (archived) /* an archive row: the package itself */
-                found = s_lookup(self,
-                    (uint64_t)sqlite3_column_int64(st, 4), NULL, &m, err);
+                found = s_lookup(self, (uint64_t)sqlite3_column_int64(st, 4),
+                                 NULL, &m, err);
             else if (row.has_id)
                 found = s_lookup(self, 0, row.package_id, &m, err);
             if (found < 0) {
@@ -596,7 +618,7 @@ archive_query_log(archive_query_t *self, const archive_log_filter_t *f,
 
 long
 archive_query_packages(archive_query_t *self, uint32_t year,
-    archive_package_fn fn, void *ctx, errbuf_t *err)
+                       archive_package_fn fn, void *ctx, errbuf_t *err)
 {
     sqlite3_stmt *st = self->st[S_PACKAGES];
     long          n = 0;
@@ -633,8 +655,9 @@ archive_query_packages(archive_query_t *self, uint32_t year,
 }
 
 long
-archive_query_senders(archive_query_t *self, uint32_t year,
-    int (*fn)(const char *sender, void *ctx), void *ctx, errbuf_t *err)
+archive_query_senders(archive_query_t *self, uint32_t                 year,
+                      int (*fn)(const char *sender, void *ctx), void *ctx,
+                      errbuf_t *err)
 {
     sqlite3_stmt *st = self->st[S_SENDERS];
     long          n = 0;

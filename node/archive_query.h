@@ -43,29 +43,29 @@ typedef enum {
 
 /* Filters; a zeroed struct (after archive_log_filter_init) selects all. */
 typedef struct {
-    const char *state;      /* actor: sender, puller, refused member */
-    const char *recipient;  /* rows of packages addressed to it */
+    const char *state;        /* actor: sender, puller, refused member */
+    const char *recipient;    /* rows of packages addressed to it */
     int         package_type; /* csbm.PackageType; 0 any */
-    int64_t     since;      /* at >= since */
-    int64_t     until;      /* at <= until */
-    int         direction;  /* archive_direction_t; -1 any */
-    int         refused;    /* 1 refused only, 0 accepted only, -1 any */
-    int         reason;     /* csbm.ReasonCode; -1 any */
-    int         empty_pulls; /* also list pulls that fetched nothing */
-    uint64_t    limit;      /* rows at most; 0 no limit */
+    int64_t     since;        /* at >= since */
+    int64_t     until;        /* at <= until */
+    int         direction;    /* archive_direction_t; -1 any */
+    int         refused;      /* 1 refused only, 0 accepted only, -1 any */
+    int         reason;       /* csbm.ReasonCode; -1 any */
+    int         empty_pulls;  /* also list pulls that fetched nothing */
+    uint64_t    limit;        /* rows at most; 0 no limit */
 } archive_log_filter_t;
 
 /* One row of the exchange log. Pointers are valid during the callback. */
 typedef struct {
-    int64_t             at;        /* Unix seconds, hub clock */
+    int64_t             at; /* Unix seconds, hub clock */
     archive_log_kind_t  kind;
     archive_direction_t direction;
     int                 refused;
-    const char         *state;     /* actor; "" if unknown */
+    const char         *state; /* actor; "" if unknown */
     int                 has_id;
     uint8_t             package_id[ENVELOPE_ID_BYTES];
-    uint64_t            position;  /* 0 if the package is not archived */
-    const char         *sender;    /* of the package; "" if not archived */
+    uint64_t            position;     /* 0 if the package is not archived */
+    const char         *sender;       /* of the package; "" if not archived */
     int                 package_type; /* 0 if not archived */
     uint32_t            year;         /* 0 if not archived */
     int64_t             created_at;   /* sender's clock; 0 if not archived */
@@ -76,7 +76,7 @@ typedef struct {
 
 /* Return 0 to go on, -1 to stop with an error (set err). */
 typedef int (*archive_log_fn)(const archive_log_row_t *row, void *ctx,
-    errbuf_t *err);
+                              errbuf_t *err);
 
 /* One archived package for the compliance matrix; pointers are valid
  * during the callback only. */
@@ -92,7 +92,7 @@ typedef struct {
 } archive_package_t;
 
 typedef int (*archive_package_fn)(const archive_package_t *pkg, void *ctx,
-    errbuf_t *err);
+                                  errbuf_t *err);
 
 /* Open the archive at path read-only and check that it is a csbm archive
  * of a schema this build reads. The error names the file and says what
@@ -117,20 +117,20 @@ void archive_log_filter_init(archive_log_filter_t *f);
  * Calls fn for every row that passes the filter, at most f->limit rows.
  * Returns the number of rows given, or -1. */
 long archive_query_log(archive_query_t *self, const archive_log_filter_t *f,
-    archive_log_fn fn, void *ctx, errbuf_t *err)
+                       archive_log_fn fn, void *ctx, errbuf_t *err)
     __attribute__((warn_unused_result));
 
 /* Every archived package of reporting year `year` (all years if 0), in
  * position order. Returns the number of packages given, or -1. */
 long archive_query_packages(archive_query_t *self, uint32_t year,
-    archive_package_fn fn, void *ctx, errbuf_t *err)
+                            archive_package_fn fn, void *ctx, errbuf_t *err)
     __attribute__((warn_unused_result));
 
 /* Distinct senders of year `year` (all if 0), in code order, one call of
  * fn each; fn returns 0 to go on. Returns the count, or -1. */
-long archive_query_senders(archive_query_t *self, uint32_t year,
-    int (*fn)(const char *sender, void *ctx), void *ctx, errbuf_t *err)
-    __attribute__((warn_unused_result));
+long archive_query_senders(archive_query_t *self, uint32_t                 year,
+                           int (*fn)(const char *sender, void *ctx), void *ctx,
+                           errbuf_t *err) __attribute__((warn_unused_result));
 
 /* Names: "push", "resubmit", "pull", "refuse", "handshake";
  * "push", "pull", "" (none). */

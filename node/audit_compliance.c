@@ -33,10 +33,10 @@ typedef enum { S_TABLE, S_JSON, S_CSV } s_format_t;
 
 /* The member list being built: sorted, no duplicates. */
 typedef struct {
-    char  **codes;
-    size_t  n;
-    size_t  cap;
-    int     overflow;
+    char **codes;
+    size_t n;
+    size_t cap;
+    int    overflow;
 } s_states_t;
 
 typedef struct {
@@ -48,7 +48,8 @@ typedef struct {
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "Usage: csbm audit compliance --year YYYY [--data FILE.db]\n"
         "                [--config hub.ini] [--keyring DIR]\n"
         "                [--registry FILE --root CERT] [--states A,B,...]\n"
@@ -171,7 +172,7 @@ s_states_from_keyring(s_states_t *s, const keyring_t *kr, errbuf_t *err)
             continue;
         if (s_states_add(s, o) != 0) {
             errbuf_set(err, "too many members (at most %d) or out of memory",
-                COMPLIANCE_MAX_STATES);
+                       COMPLIANCE_MAX_STATES);
             return -1;
         }
     }
@@ -188,8 +189,8 @@ s_parse_year(const char *s, uint32_t *out)
 
     errno = 0;
     v = strtoul(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || s[0] == '-'
-        || v < DEADLINES_MIN_YEAR || v > DEADLINES_MAX_YEAR)
+    if (end == s || *end != '\0' || errno != 0 || s[0] == '-' ||
+        v < DEADLINES_MIN_YEAR || v > DEADLINES_MAX_YEAR)
         return -1;
     *out = (uint32_t)v;
     return 0;
@@ -220,10 +221,11 @@ s_feed(const archive_package_t *p, void *ctx, errbuf_t *err)
 
     (void)err;
     if ((env = envelope_parse(p->envelope, p->envelope_len, &e)) == NULL) {
-        fprintf(stderr, "csbm: audit compliance: position %llu (%s, year "
-            "%u): the stored envelope does not parse (%s); not counted. "
-            "Run 'csbm audit verify' to check the archive.\n",
-            (unsigned long long)p->position, p->sender, p->year, e.msg);
+        fprintf(stderr,
+                "csbm: audit compliance: position %llu (%s, year "
+                "%u): the stored envelope does not parse (%s); not counted. "
+                "Run 'csbm audit verify' to check the archive.\n",
+                (unsigned long long)p->position, p->sender, p->year, e.msg);
         f->unreadable++;
         return 0;
     }
@@ -241,8 +243,10 @@ s_feed(const archive_package_t *p, void *ctx, errbuf_t *err)
                            : NULL;
     rec.status = COMPLIANCE_ACCEPTED;
     if (compliance_add(f->matrix, &rec, &e) != 0) {
-        fprintf(stderr, "csbm: audit compliance: position %llu: %s; not "
-            "counted\n", (unsigned long long)p->position, e.msg);
+        fprintf(stderr,
+                "csbm: audit compliance: position %llu: %s; not "
+                "counted\n",
+                (unsigned long long)p->position, e.msg);
         f->invalid++;
     }
     envelope_destroy(&env);
@@ -260,10 +264,11 @@ s_any_late(const compliance_t *m, const s_states_t *s)
     for (i = 0; i < s->n; i++)
         for (k = 0; k < COMPLIANCE_KIND_COUNT; k++) {
             if (compliance_cell(m, s->codes[i], (compliance_kind_t)k, &c,
-                    NULL) != 0)
+                                NULL) != 0)
                 continue;
-            if (c.status == COMPLIANCE_LATE || c.status == COMPLIANCE_NIL_LATE
-                || c.status == COMPLIANCE_MISSING || c.late > 0)
+            if (c.status == COMPLIANCE_LATE ||
+                c.status == COMPLIANCE_NIL_LATE ||
+                c.status == COMPLIANCE_MISSING || c.late > 0)
                 return 1;
         }
     return 0;
@@ -308,42 +313,67 @@ cmd_audit_compliance(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'd': data = optarg; break;
+        case 'd':
+            data = optarg;
+            break;
         case 'y':
             if (s_parse_year(optarg, &year) != 0) {
                 cli_error("audit compliance: --year %s: give the reporting "
-                    "year as four digits, e.g. --year 2025", optarg);
+                          "year as four digits, e.g. --year 2025",
+                          optarg);
                 return CLI_ERROR;
             }
             break;
-        case 'C': config_path = optarg; break;
-        case 'R': keyring_dir = optarg; break;
-        case 'g': registry_path = optarg; break;
-        case 'r': root_path = optarg; break;
-        case 's': states_arg = optarg; break;
+        case 'C':
+            config_path = optarg;
+            break;
+        case 'R':
+            keyring_dir = optarg;
+            break;
+        case 'g':
+            registry_path = optarg;
+            break;
+        case 'r':
+            root_path = optarg;
+            break;
+        case 's':
+            states_arg = optarg;
+            break;
         case 'a':
             if (s_parse_when(optarg, &now) != 0) {
                 cli_error("audit compliance: --as-of %s: not an ISO 8601 "
-                    "date or date-time; use e.g. 2026-06-30 or "
-                    "2026-06-30T12:00:00Z", optarg);
+                          "date or date-time; use e.g. 2026-06-30 or "
+                          "2026-06-30T12:00:00Z",
+                          optarg);
                 return CLI_ERROR;
             }
             break;
-        case 'S': strict = 1; break;
-        case 'j': json = 1; break;
-        case 'c': csv = 1; break;
-        case 'h': s_usage(stdout); return CLI_OK;
-        default: s_usage(stderr); return CLI_ERROR;
+        case 'S':
+            strict = 1;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'c':
+            csv = 1;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return CLI_OK;
+        default:
+            s_usage(stderr);
+            return CLI_ERROR;
         }
     }
     if (optind != argc) {
         cli_error("audit compliance takes no arguments besides options "
-            "('%s')", argv[optind]);
+                  "('%s')",
+                  argv[optind]);
         return CLI_ERROR;
     }
     if (year == 0) {
         cli_error("audit compliance needs --year YYYY, the reporting year, "
-            "e.g. --year 2025");
+                  "e.g. --year 2025");
         return CLI_ERROR;
     }
     if (json && csv) {
@@ -352,24 +382,26 @@ cmd_audit_compliance(int argc, char **argv)
     }
     if ((registry_path == NULL) != (root_path == NULL)) {
         cli_error("audit compliance: --registry FILE and --root CERT go "
-            "together (the registry is verified against the root)");
+                  "together (the registry is verified against the root)");
         return CLI_ERROR;
     }
     if (keyring_dir != NULL && registry_path != NULL) {
         cli_error("audit compliance: choose one of --keyring and --registry "
-            "for the member list");
+                  "for the member list");
         return CLI_ERROR;
     }
     if (states_arg != NULL) {
         list = cli_split_list(states_arg, &n_list);
         if (list == NULL || n_list == 0) {
             cli_error("audit compliance: --states %s: give state codes "
-                "separated by commas, e.g. --states ARG,BOL,CHL", states_arg);
+                      "separated by commas, e.g. --states ARG,BOL,CHL",
+                      states_arg);
             goto done;
         }
         for (i = 0; i < n_list; i++)
             if (!keys_owner_valid(list[i]) || strcmp(list[i], "hub") == 0) {
-                cli_error("audit compliance: --states: '%s' is not a state "
+                cli_error(
+                    "audit compliance: --states: '%s' is not a state "
                     "code (1 to %d letters, digits, '_' or '-', e.g. ARG)",
                     list[i], KEYS_OWNER_MAX);
                 goto done;
@@ -388,8 +420,8 @@ cmd_audit_compliance(int argc, char **argv)
             goto done;
         }
         dl = cfg->deadlines;
-        if (keyring_dir == NULL && registry_path == NULL
-            && cfg->node.registry[0] != '\0') {
+        if (keyring_dir == NULL && registry_path == NULL &&
+            cfg->node.registry[0] != '\0') {
             registry_path = cfg->node.registry;
             root_path = cfg->federation.root_cert;
         }
@@ -406,46 +438,49 @@ cmd_audit_compliance(int argc, char **argv)
             cli_error("out of memory");
             goto done;
         }
-        if (keyring_dir != NULL && keyring_load_dir(kr, keyring_dir, &err)
-            != 0) {
+        if (keyring_dir != NULL &&
+            keyring_load_dir(kr, keyring_dir, &err) != 0) {
             cli_error("audit compliance: --keyring %s: %s", keyring_dir,
-                err.msg);
+                      err.msg);
             goto done;
         }
-        if (registry_path != NULL
-            && (registry_load(registry_path, root_path, NULL, &reg, &err)
-                    != 0
-                || registry_to_keyring(reg, kr, &err) != 0)) {
+        if (registry_path != NULL &&
+            (registry_load(registry_path, root_path, NULL, &reg, &err) != 0 ||
+             registry_to_keyring(reg, kr, &err) != 0)) {
             cli_error("audit compliance: registry %s: %s", registry_path,
-                err.msg);
+                      err.msg);
             goto done;
         }
         if (s_states_from_keyring(&states, kr, &err) != 0) {
             cli_error("audit compliance: %s", err.msg);
             goto done;
         }
-    } else if (archive_query_senders(q, year, s_add_sender, &states, &err)
-               < 0) {
-        cli_error("audit compliance: %s%s", err.msg, states.overflow
-            ? "; pass the member list with --keyring or --registry" : "");
+    } else if (archive_query_senders(q, year, s_add_sender, &states, &err) <
+               0) {
+        cli_error("audit compliance: %s%s", err.msg,
+                  states.overflow
+                      ? "; pass the member list with --keyring or --registry"
+                      : "");
         goto done;
     }
     for (i = 0; i < n_list; i++)
         if (s_states_add(&states, list[i]) != 0) {
             cli_error("audit compliance: too many states (at most %d) or out "
-                "of memory", COMPLIANCE_MAX_STATES);
+                      "of memory",
+                      COMPLIANCE_MAX_STATES);
             goto done;
         }
     if (states.n == 0) {
         cli_error("audit compliance: no member states: no package for %u is "
-            "archived in %s; name the members with --keyring DIR, "
-            "--registry FILE --root CERT or --states ARG,BOL,...", year, data);
+                  "archived in %s; name the members with --keyring DIR, "
+                  "--registry FILE --root CERT or --states ARG,BOL,...",
+                  year, data);
         goto done;
     }
     qsort(states.codes, states.n, sizeof *states.codes, s_cmp_code);
 
-    feed.matrix = compliance_new(year, now, &dl,
-        (const char *const *)states.codes, states.n, &err);
+    feed.matrix = compliance_new(
+        year, now, &dl, (const char *const *)states.codes, states.n, &err);
     if (feed.matrix == NULL) {
         cli_error("audit compliance: %s", err.msg);
         goto done;
@@ -474,8 +509,7 @@ cmd_audit_compliance(int argc, char **argv)
         goto done;
     }
     if (fflush(stdout) != 0) {
-        cli_error("audit compliance: writing the output: %s",
-            strerror(errno));
+        cli_error("audit compliance: writing the output: %s", strerror(errno));
         goto done;
     }
     rc = strict && s_any_late(feed.matrix, &states) ? CLI_REJECTED : CLI_OK;

@@ -31,7 +31,8 @@ typedef struct {
 static void
 s_usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "Usage: csbm audit log [--data FILE.db] [filters] [--json | --csv]\n"
         "\n"
         "List the exchanges recorded in the hub's archive, oldest first:\n"
@@ -83,17 +84,16 @@ s_code_valid(const char *s)
 {
     size_t n = strlen(s);
 
-    return n >= 1 && n <= ENVELOPE_ID_MAX
-        && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    return n >= 1 && n <= ENVELOPE_ID_MAX &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                      "0123456789_-") == n;
 }
 
 static int
 s_parse_type(const char *s, int *out)
 {
-    const ProtobufCEnumValue *v =
-        protobuf_c_enum_descriptor_get_value_by_name(
-            &csbm__package_type__descriptor, s);
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(
+        &csbm__package_type__descriptor, s);
 
     if (v == NULL || v->value == 0)
         return -1;
@@ -113,8 +113,8 @@ s_parse_reason(const char *s, int *out)
     errno = 0;
     n = strtol(s, &end, 10);
     if (end != s && *end == '\0' && errno == 0) {
-        if (protobuf_c_enum_descriptor_get_value(d, (int)n) == NULL
-            || n < 0 || n > 1000)
+        if (protobuf_c_enum_descriptor_get_value(d, (int)n) == NULL || n < 0 ||
+            n > 1000)
             return -1;
         *out = (int)n;
         return 0;
@@ -161,7 +161,7 @@ s_reason_name(int reason)
     if (reason == 0)
         return "";
     v = protobuf_c_enum_descriptor_get_value(&csbm__reason_code__descriptor,
-        reason);
+                                             reason);
     return v != NULL ? v->name : "REASON_UNKNOWN";
 }
 
@@ -173,7 +173,7 @@ s_type_name(int type)
     if (type == 0)
         return "";
     v = protobuf_c_enum_descriptor_get_value(&csbm__package_type__descriptor,
-        type);
+                                             type);
     return v != NULL ? v->name : "UNKNOWN";
 }
 
@@ -196,8 +196,8 @@ s_put_csv(FILE *out, const char *s)
 {
     size_t n = strlen(s);
 
-    if (strpbrk(s, ",\"\r\n") == NULL
-        && (n == 0 || (s[0] != ' ' && s[n - 1] != ' '))) {
+    if (strpbrk(s, ",\"\r\n") == NULL &&
+        (n == 0 || (s[0] != ' ' && s[n - 1] != ' '))) {
         fputs(s, out);
         return;
     }
@@ -210,9 +210,10 @@ s_put_csv(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static const char *const s_columns[] = {"time", "event", "direction",
-    "status", "state", "package_id", "position", "package_type", "year",
-    "sender", "recipients", "created_at", "reason", "message"};
+static const char *const s_columns[] = {
+    "time",       "event",      "direction",    "status", "state",
+    "package_id", "position",   "package_type", "year",   "sender",
+    "recipients", "created_at", "reason",       "message"};
 #define S_NCOLS (sizeof s_columns / sizeof s_columns[0])
 
 /* The row as its column texts (for CSV; the table picks some). */
@@ -256,8 +257,8 @@ static void
 s_table_header(FILE *out)
 {
     fprintf(out, "%-20s  %-9s  %-8s  %-6s  %-24s  %-4s  %6s  %-12s  %s\n",
-        "TIME", "EVENT", "STATUS", "STATE", "TYPE", "YEAR", "POS", "PACKAGE",
-        "DETAILS");
+            "TIME", "EVENT", "STATUS", "STATE", "TYPE", "YEAR", "POS",
+            "PACKAGE", "DETAILS");
 }
 
 static void
@@ -267,7 +268,8 @@ s_table_row(FILE *out, const archive_log_row_t *r, const char *f[S_NCOLS])
 
     snprintf(shortid, sizeof shortid, "%.12s", f[5]);
     fprintf(out, "%-20s  %-9s  %-8s  %-6s  %-24s  %-4s  %6s  %-12s  ", f[0],
-        f[1], f[3], r->state[0] ? r->state : "-", f[7], f[8], f[6], shortid);
+            f[1], f[3], r->state[0] ? r->state : "-", f[7], f[8], f[6],
+            shortid);
     switch (r->kind) {
     case ARCHIVE_LOG_PUSH:
     case ARCHIVE_LOG_RESUBMIT:
@@ -285,8 +287,9 @@ s_table_row(FILE *out, const archive_log_row_t *r, const char *f[S_NCOLS])
         }
         break;
     case ARCHIVE_LOG_REFUSE:
-        fprintf(out, "%s: ", s_reason_name(r->reason)[0]
-                ? s_reason_name(r->reason) : "refused");
+        fprintf(out, "%s: ",
+                s_reason_name(r->reason)[0] ? s_reason_name(r->reason)
+                                            : "refused");
         s_put_safe(out, r->detail);
         break;
     case ARCHIVE_LOG_HANDSHAKE:
@@ -346,11 +349,12 @@ s_json_row(const archive_log_row_t *r, const char *f[S_NCOLS])
     json_object_set_new(o, "status", json_string(f[3]));
     json_object_set_new(o, "state", s_jopt(r->state));
     json_object_set_new(o, "package_id", s_jopt(f[5]));
-    json_object_set_new(o, "position", r->position > 0
-            ? json_integer((json_int_t)r->position) : json_null());
+    json_object_set_new(o, "position",
+                        r->position > 0 ? json_integer((json_int_t)r->position)
+                                        : json_null());
     json_object_set_new(o, "package_type", s_jopt(f[7]));
-    json_object_set_new(o, "year", r->year > 0 ? json_integer(r->year)
-                                              : json_null());
+    json_object_set_new(o, "year",
+                        r->year > 0 ? json_integer(r->year) : json_null());
     json_object_set_new(o, "sender", s_jopt(r->sender));
     json_object_set_new(o, "recipients", rc);
     json_object_set_new(o, "created_at", s_jopt(f[11]));
@@ -438,14 +442,16 @@ cmd_audit_log(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'd': data = optarg; break;
+        case 'd':
+            data = optarg;
+            break;
         case 's':
         case 'r':
             if (!s_code_valid(optarg)) {
                 cli_error("audit log: --%s '%s' is not a state code (1 to "
-                    "%d letters, digits, '_' or '-', e.g. ARG)",
-                    opt == 's' ? "state" : "recipient", optarg,
-                    ENVELOPE_ID_MAX);
+                          "%d letters, digits, '_' or '-', e.g. ARG)",
+                          opt == 's' ? "state" : "recipient", optarg,
+                          ENVELOPE_ID_MAX);
                 return CLI_ERROR;
             }
             if (opt == 's')
@@ -455,18 +461,21 @@ cmd_audit_log(int argc, char **argv)
             break;
         case 't':
             if (s_parse_type(optarg, &f.package_type) != 0) {
-                cli_error("audit log: --type %s: unknown package type; use "
+                cli_error(
+                    "audit log: --type %s: unknown package type; use "
                     "MILEX_REPORT, ARMS_REGISTER_RETURN, ACQUISITION_REPORT,"
                     " ACQUISITION_NOTIFICATION, EXERCISE_NOTIFICATION or "
-                    "DOCUMENT", optarg);
+                    "DOCUMENT",
+                    optarg);
                 return CLI_ERROR;
             }
             break;
         case 'S':
         case 'U':
             if (s_parse_when(optarg, opt == 'U',
-                    opt == 'S' ? &f.since : &f.until) != 0) {
-                cli_error("audit log: --%s %s: not an ISO 8601 date or "
+                             opt == 'S' ? &f.since : &f.until) != 0) {
+                cli_error(
+                    "audit log: --%s %s: not an ISO 8601 date or "
                     "date-time; use e.g. 2026-01-31 or 2026-01-31T08:00:00Z",
                     opt == 'S' ? "since" : "until", optarg);
                 return CLI_ERROR;
@@ -479,7 +488,7 @@ cmd_audit_log(int argc, char **argv)
                 f.direction = ARCHIVE_DIR_PULL;
             else {
                 cli_error("audit log: --direction %s: use push or pull",
-                    optarg);
+                          optarg);
                 return CLI_ERROR;
             }
             break;
@@ -490,13 +499,14 @@ cmd_audit_log(int argc, char **argv)
                 f.refused = 1;
             else {
                 cli_error("audit log: --status %s: use accepted or refused",
-                    optarg);
+                          optarg);
                 return CLI_ERROR;
             }
             break;
         case 'R':
             if (s_parse_reason(optarg, &f.reason) != 0) {
-                cli_error("audit log: --reason %s: unknown reason code; use "
+                cli_error(
+                    "audit log: --reason %s: unknown reason code; use "
                     "a name of csbm.ReasonCode (proto/wire.proto) such as "
                     "BAD_SIGNATURE, REPLAY or NOT_ENTITLED, or its number",
                     optarg);
@@ -506,23 +516,34 @@ cmd_audit_log(int argc, char **argv)
         case 'l':
             errno = 0;
             f.limit = strtoull(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || errno != 0 || f.limit == 0
-                || optarg[0] == '-') {
+            if (end == optarg || *end != '\0' || errno != 0 || f.limit == 0 ||
+                optarg[0] == '-') {
                 cli_error("audit log: --limit %s: give a whole number of "
-                    "rows, at least 1", optarg);
+                          "rows, at least 1",
+                          optarg);
                 return CLI_ERROR;
             }
             break;
-        case 'e': f.empty_pulls = 1; break;
-        case 'j': json = 1; break;
-        case 'c': csv = 1; break;
-        case 'h': s_usage(stdout); return CLI_OK;
-        default: s_usage(stderr); return CLI_ERROR;
+        case 'e':
+            f.empty_pulls = 1;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'c':
+            csv = 1;
+            break;
+        case 'h':
+            s_usage(stdout);
+            return CLI_OK;
+        default:
+            s_usage(stderr);
+            return CLI_ERROR;
         }
     }
     if (optind != argc) {
         cli_error("audit log takes no arguments besides options ('%s')",
-            argv[optind]);
+                  argv[optind]);
         return CLI_ERROR;
     }
     if (json && csv) {

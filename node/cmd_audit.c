@@ -19,7 +19,7 @@ typedef struct {
 static const audit_subverb_t s_subverbs[] = {
     {"log", cmd_audit_log, "who sent, pulled or was refused what, and when"},
     {"compliance", cmd_audit_compliance,
-        "on time, late, nil or missing: states by report type for a year"},
+     "on time, late, nil or missing: states by report type for a year"},
     /* verify: node/audit_verify.c adds its entry here. */
 };
 
@@ -29,17 +29,17 @@ s_usage(FILE *out)
     size_t i;
 
     fprintf(out,
-        "Usage: csbm audit SUBVERB [options]\n"
-        "       csbm audit SUBVERB --help\n"
-        "\n"
-        "Reports over the hub's archive, read-only and without decrypting\n"
-        "anything.\n"
-        "\n"
-        "Subverbs:\n");
+            "Usage: csbm audit SUBVERB [options]\n"
+            "       csbm audit SUBVERB --help\n"
+            "\n"
+            "Reports over the hub's archive, read-only and without decrypting\n"
+            "anything.\n"
+            "\n"
+            "Subverbs:\n");
     for (i = 0; i < sizeof s_subverbs / sizeof s_subverbs[0]; i++)
-        fprintf(out, "  %-11s %s\n", s_subverbs[i].name,
-            s_subverbs[i].summary);
-    fprintf(out,
+        fprintf(out, "  %-11s %s\n", s_subverbs[i].name, s_subverbs[i].summary);
+    fprintf(
+        out,
         "\n"
         "Examples:\n"
         "  csbm audit log --data hub.db --since 2026-01-01 --status refused\n"
@@ -58,8 +58,8 @@ cmd_audit(int argc, char **argv)
         s_usage(stderr);
         return CLI_ERROR;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-        || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         s_usage(stdout);
         return CLI_OK;
     }
@@ -67,6 +67,7 @@ cmd_audit(int argc, char **argv)
         if (strcmp(argv[1], s_subverbs[i].name) == 0)
             return s_subverbs[i].fn(argc - 1, argv + 1);
     cli_error("audit: unknown subverb '%s'; run 'csbm audit --help' for "
-        "the list", argv[1]);
+              "the list",
+              argv[1]);
     return CLI_ERROR;
 }

@@ -8,11 +8,11 @@
  * configuration file, the member list from a keyring or from the senders,
  * --strict, and the errors (exit 2).
  */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -26,7 +26,7 @@
 #include "node/cli.h"
 #include "tests/support/itest.h"
 
-#define FED   "TEST-FED"
+#define FED "TEST-FED"
 #define AS_OF "2026-05-15T12:00:00Z"
 
 static char s_dir[ITEST_PATH_MAX];
@@ -91,17 +91,17 @@ static const char s_expected[] =
 static void
 s_archive_pkg(archive_t *a, const s_pkg_t *p, uint64_t seq)
 {
-    itest_member_t             m;
-    envelope_recipient_t       to = {"hub", s_hub.box_pk};
-    envelope_seal_params_t     sp;
-    envelope_t                *env;
+    itest_member_t              m;
+    envelope_recipient_t        to = {"hub", s_hub.box_pk};
+    envelope_seal_params_t      sp;
+    envelope_t                 *env;
     const Csbm__EnvelopeHeader *h;
-    archive_entry_t            e;
-    const char                *rcpts[] = {"hub"};
-    uint8_t                   *buf = NULL, plain[32] = "a package body";
-    size_t                     len = 0;
-    uint64_t                   pos;
-    errbuf_t                   err = {{0}};
+    archive_entry_t             e;
+    const char                 *rcpts[] = {"hub"};
+    uint8_t                    *buf = NULL, plain[32] = "a package body";
+    size_t                      len = 0;
+    uint64_t                    pos;
+    errbuf_t                    err = {{0}};
 
     assert_int_equal(itest_member(&m, p->sender), 0);
     memset(&sp, 0, sizeof sp);
@@ -153,8 +153,8 @@ s_group_setup(void **state)
     char                     ini[2048];
 
     (void)state;
-    if (sodium_init() < 0 || itest_tmpdir("audit-report", s_dir,
-                                 sizeof s_dir) != 0)
+    if (sodium_init() < 0 ||
+        itest_tmpdir("audit-report", s_dir, sizeof s_dir) != 0)
         return -1;
     snprintf(s_db, sizeof s_db, "%s/hub.db", s_dir);
     snprintf(s_keyring, sizeof s_keyring, "%s/keyring", s_dir);
@@ -165,23 +165,23 @@ s_group_setup(void **state)
     if (mkdir(s_keyring, 0700) != 0 || mkdir(s_keyring_arg, 0700) != 0)
         return -1;
     for (i = 0; i < 4; i++)
-        if (itest_member(&m, members[i]) != 0
-            || itest_member_pub(&m, s_keyring) != 0
-            || (i == 0 && itest_member_pub(&m, s_keyring_arg) != 0))
+        if (itest_member(&m, members[i]) != 0 ||
+            itest_member_pub(&m, s_keyring) != 0 ||
+            (i == 0 && itest_member_pub(&m, s_keyring_arg) != 0))
             return -1;
-    if (itest_member(&s_hub, "hub") != 0
-        || itest_member_pub(&s_hub, s_keyring) != 0)
+    if (itest_member(&s_hub, "hub") != 0 ||
+        itest_member_pub(&s_hub, s_keyring) != 0)
         return -1;
     snprintf(ini, sizeof ini,
-        "[federation]\nname = " FED "\nroot_cert = root.pem\n"
-        "[node]\nid = hub\nkey_dir = keys\ndata_dir = data\n"
-        "[hub]\nbind = tcp://*:7701\n"
-        "[deadlines]\nmilex = 05-15\n");
+             "[federation]\nname = " FED "\nroot_cert = root.pem\n"
+             "[node]\nid = hub\nkey_dir = keys\ndata_dir = data\n"
+             "[hub]\nbind = tcp://*:7701\n"
+             "[deadlines]\nmilex = 05-15\n");
     if (itest_write_file(s_ini, ini, 0600) != 0)
         return -1;
 
-    if ((a = archive_open(s_db, FED, &err)) == NULL
-        || archive_begin(a, &err) != 0) {
+    if ((a = archive_open(s_db, FED, &err)) == NULL ||
+        archive_begin(a, &err) != 0) {
         fprintf(stderr, "archive: %s\n", err.msg);
         return -1;
     }
@@ -237,8 +237,8 @@ s_output(void)
 static void
 test_audit_compliance_csv_matches_the_worked_matrix(void **state)
 {
-    const char *args[] = {"--data", s_db, "--keyring", s_keyring, "--csv",
-        NULL};
+    const char *args[] = {"--data",  s_db,    "--keyring",
+                          s_keyring, "--csv", NULL};
     char        want[1024];
     char       *text;
 
@@ -256,8 +256,7 @@ s_cell(json_t *root, size_t row, const char *state, const char *kind)
     json_t *st = json_array_get(json_object_get(root, "states"), row);
 
     assert_non_null(st);
-    assert_string_equal(json_string_value(json_object_get(st, "state")),
-        state);
+    assert_string_equal(json_string_value(json_object_get(st, "state")), state);
     return json_object_get(st, kind);
 }
 
@@ -270,8 +269,8 @@ s_status(json_t *cell)
 static void
 test_audit_compliance_json_says_the_same(void **state)
 {
-    const char  *args[] = {"--data", s_db, "--keyring", s_keyring, "--json",
-        NULL};
+    const char  *args[] = {"--data",  s_db,     "--keyring",
+                           s_keyring, "--json", NULL};
     json_error_t je;
     json_t      *root, *c, *nm;
     char        *text;
@@ -285,8 +284,7 @@ test_audit_compliance_json_says_the_same(void **state)
     free(text);
     assert_int_equal(json_integer_value(json_object_get(root, "year")), 2025);
     assert_int_equal(json_array_size(json_object_get(root, "states")), 4);
-    assert_string_equal(s_status(s_cell(root, 0, "ARG", "milex")),
-        "ON_TIME");
+    assert_string_equal(s_status(s_cell(root, 0, "ARG", "milex")), "ON_TIME");
     c = s_cell(root, 1, "BOL", "milex");
     assert_string_equal(s_status(c), "MISSING");
     assert_int_equal(json_integer_value(json_object_get(c, "days_late")), 15);
@@ -294,28 +292,27 @@ test_audit_compliance_json_says_the_same(void **state)
     assert_string_equal(s_status(c), "NIL_LATE");
     assert_int_equal(json_integer_value(json_object_get(c, "days_late")), 1);
     assert_string_equal(s_status(s_cell(root, 2, "BRA", "arms_register")),
-        "NIL");
+                        "NIL");
     c = s_cell(root, 3, "CHL", "milex");
     assert_string_equal(s_status(c), "ON_TIME");
     assert_int_equal(json_integer_value(json_object_get(c, "submissions")), 2);
     assert_string_equal(json_string_value(json_object_get(c, "accepted_at")),
-        "2026-03-01T12:00:00Z");
+                        "2026-03-01T12:00:00Z");
     c = s_cell(root, 3, "CHL", "acquisition_notices");
     assert_int_equal(json_integer_value(json_object_get(c, "count")), 1);
     assert_int_equal(json_integer_value(json_object_get(c, "late")), 1);
-    assert_string_equal(s_status(s_cell(root, 3, "CHL",
-                            "acquisition_report")), "PENDING");
+    assert_string_equal(s_status(s_cell(root, 3, "CHL", "acquisition_report")),
+                        "PENDING");
     nm = json_array_get(json_object_get(root, "non_members"), 0);
-    assert_string_equal(json_string_value(json_object_get(nm, "state")),
-        "PER");
+    assert_string_equal(json_string_value(json_object_get(nm, "state")), "PER");
     json_decref(root);
 }
 
 static void
 test_audit_compliance_config_deadlines(void **state)
 {
-    const char *args[] = {"--data", s_db, "--keyring", s_keyring, "--config",
-        s_ini, "--csv", NULL};
+    const char *args[] = {"--data",   s_db,  "--keyring", s_keyring,
+                          "--config", s_ini, "--csv",     NULL};
     char       *text;
 
     (void)state;
@@ -330,8 +327,7 @@ test_audit_compliance_config_deadlines(void **state)
 static void
 test_audit_compliance_members_from_senders(void **state)
 {
-    const char *args[] = {"--data", s_db, "--states", "BOL,URY", "--csv",
-        NULL};
+    const char *args[] = {"--data", s_db, "--states", "BOL,URY", "--csv", NULL};
     char       *text;
 
     (void)state;
@@ -352,10 +348,10 @@ test_audit_compliance_members_from_senders(void **state)
 static void
 test_audit_compliance_strict(void **state)
 {
-    const char *late[] = {"--data", s_db, "--keyring", s_keyring, "--strict",
-        NULL};
-    const char *fine[] = {"--data", s_db, "--keyring", s_keyring_arg,
-        "--strict", "--as-of", "2026-04-01", NULL};
+    const char *late[] = {"--data",  s_db,       "--keyring",
+                          s_keyring, "--strict", NULL};
+    const char *fine[] = {"--data",   s_db,      "--keyring",  s_keyring_arg,
+                          "--strict", "--as-of", "2026-04-01", NULL};
 
     (void)state;
     assert_int_equal(s_run(late), CLI_REJECTED);
@@ -385,16 +381,21 @@ test_audit_compliance_errors_exit_2(void **state)
     const char *a6[] = {"--data", s_db, "--registry", "r.bin", NULL};
     const char *a7[] = {"--data", s_db, "--config", missing, NULL};
     const char *a8[] = {"--data", s_db, "--json", "--csv", NULL};
-    const char *argv[] = {itest_csbm(), "audit", "compliance", "--data", s_db,
-        NULL};
+    const char *argv[] = {itest_csbm(), "audit", "compliance",
+                          "--data",     s_db,    NULL};
 
     (void)state;
     snprintf(missing, sizeof missing, "%s/nothing-here", s_dir);
     snprintf(junk, sizeof junk, "%s/junk.db", s_dir);
-    assert_int_equal(itest_write_file(junk, "SQLite format 2? no: just "
-        "text, long enough to be taken for a damaged database header....\n"
-        "................................................................\n",
-        0600), 0);
+    assert_int_equal(
+        itest_write_file(
+            junk,
+            "SQLite format 2? no: just "
+            "text, long enough to be taken for a damaged database header....\n"
+            "................................................................"
+            "\n",
+            0600),
+        0);
     s_expect_error(a1, "no such file");
     s_expect_error(a2, "not an SQLite database");
     s_expect_error(a3, "not a state code");

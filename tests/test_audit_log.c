@@ -6,11 +6,11 @@
  * message with a comma, quotes and a newline), and the errors for a
  * missing file, a file that is not SQLite and bad filter values (exit 2).
  */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <jansson.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #include "tests/support/itest.h"
 
 #define FED "TEST-FED"
-#define T0  1772323200 /* 2026-03-01T00:00:00Z */
+#define T0 1772323200 /* 2026-03-01T00:00:00Z */
 #define DAY 86400
 
 static char s_dir[ITEST_PATH_MAX];
@@ -40,8 +40,8 @@ s_id(uint8_t id[ENVELOPE_ID_BYTES], uint8_t tag)
 }
 
 static void
-s_append(archive_t *a, uint8_t tag, const char *sender, uint64_t seq,
-    int type, int64_t at, const char *const *rcpts, size_t n)
+s_append(archive_t *a, uint8_t tag, const char *sender, uint64_t seq, int type,
+         int64_t at, const char *const *rcpts, size_t n)
 {
     archive_entry_t e;
     uint64_t        pos = 0;
@@ -67,8 +67,8 @@ s_append(archive_t *a, uint8_t tag, const char *sender, uint64_t seq,
 }
 
 static void
-s_event(archive_t *a, archive_event_kind_t kind, int64_t at,
-    const char *state, int tag, int reason, const char *detail)
+s_event(archive_t *a, archive_event_kind_t kind, int64_t at, const char *state,
+        int tag, int reason, const char *detail)
 {
     archive_event_t ev;
     uint8_t         id[ENVELOPE_ID_BYTES];
@@ -113,36 +113,35 @@ s_group_setup(void **state)
     /* 1 push ARG MILEX -> CHL,PER,hub */
     s_append(a, 1, "ARG", 1, 1, T0 + 100, to1, 3);
     s_event(a, ARCHIVE_EVENT_PUSH, T0 + 100, "ARG", 1, 0,
-        "accepted at position 1, sequence 1");
+            "accepted at position 1, sequence 1");
     /* 2 push CHL ARMS_REGISTER_RETURN -> ARG,hub */
     s_append(a, 2, "CHL", 1, 2, T0 + 200, to2, 2);
     s_event(a, ARCHIVE_EVENT_PUSH, T0 + 200, "CHL", 2, 0,
-        "accepted at position 2, sequence 1");
+            "accepted at position 2, sequence 1");
     /* 3 resubmit ARG of package 1 */
     s_event(a, ARCHIVE_EVENT_PUSH, T0 + 300, "ARG", 1, 0,
-        "resubmitted, already at position 1, sequence 1");
+            "resubmitted, already at position 1, sequence 1");
     /* 4 pull CHL of 1; 5 pull ARG of 2; an empty pull of CHL */
     s_event(a, ARCHIVE_EVENT_PULL, T0 + 400, "CHL", -1, 0,
-        "after 0: 1 item at 1");
+            "after 0: 1 item at 1");
     s_event(a, ARCHIVE_EVENT_PULL, T0 + 500, "ARG", -1, 0,
-        "after 0: 1 item at 2");
-    s_event(a, ARCHIVE_EVENT_PULL, T0 + 600, "CHL", -1, 0,
-        "after 1: 0 items");
+            "after 0: 1 item at 2");
+    s_event(a, ARCHIVE_EVENT_PULL, T0 + 600, "CHL", -1, 0, "after 1: 0 items");
     /* 6 refusal of a forged package from PER; 7 a refused pull */
     s_event(a, ARCHIVE_EVENT_REFUSE, T0 + 700, "PER", 9, 8, s_forged);
     s_event(a, ARCHIVE_EVENT_REFUSE, T0 + 800, "CHL", -1, 12,
-        "position 2 is not addressed to CHL");
+            "position 2 is not addressed to CHL");
     /* 8 a refused handshake of an unknown key */
     s_event(a, ARCHIVE_EVENT_HANDSHAKE, T0 + 900, NULL, -1, 0,
-        "refused handshake from tcp://10.0.0.9:4444: unknown key");
+            "refused handshake from tcp://10.0.0.9:4444: unknown key");
     /* 9 push PER DOCUMENT -> ARG,CHL,hub, two days later; 10, 11 pulls */
     s_append(a, 3, "PER", 1, 6, T0 + 2 * DAY, to3, 3);
     s_event(a, ARCHIVE_EVENT_PUSH, T0 + 2 * DAY, "PER", 3, 0,
-        "accepted at position 3, sequence 1");
+            "accepted at position 3, sequence 1");
     s_event(a, ARCHIVE_EVENT_PULL, T0 + 2 * DAY + 10, "ARG", -1, 0,
-        "after 1: 2 items at 2,3");
+            "after 1: 2 items at 2,3");
     s_event(a, ARCHIVE_EVENT_PULL, T0 + 2 * DAY + 20, "CHL", -1, 0,
-        "after 1: 1 item at 3");
+            "after 1: 1 item at 3");
     if (archive_commit(a, &err) != 0) {
         fprintf(stderr, "commit: %s\n", err.msg);
         return -1;
@@ -162,10 +161,10 @@ s_group_teardown(void **state)
 /* ------------------------------------------------------------ library --- */
 
 typedef struct {
-    long n;
-    char kinds[32][16];
-    char states[32][16];
-    char rcpts[32][64];
+    long     n;
+    char     kinds[32][16];
+    char     states[32][16];
+    char     rcpts[32][64];
     uint64_t positions[32];
 } s_rows_t;
 
@@ -177,7 +176,7 @@ s_collect(const archive_log_row_t *r, void *ctx, errbuf_t *err)
     (void)err;
     if (rows->n < 32) {
         snprintf(rows->kinds[rows->n], 16, "%s",
-            archive_log_kind_name(r->kind));
+                 archive_log_kind_name(r->kind));
         snprintf(rows->states[rows->n], 16, "%s", r->state);
         snprintf(rows->rcpts[rows->n], 64, "%s", r->recipients);
         rows->positions[rows->n] = r->position;
@@ -212,9 +211,9 @@ test_audit_log_lists_every_exchange_in_time_order(void **state)
 {
     archive_log_filter_t f;
     s_rows_t             r;
-    static const char   *kinds[] = {"push", "push", "resubmit", "pull",
-        "pull", "refuse", "refuse", "handshake", "push", "pull", "pull",
-        "pull"};
+    static const char   *kinds[] = {"push", "push",   "resubmit", "pull",
+                                    "pull", "refuse", "refuse",   "handshake",
+                                    "push", "pull",   "pull",     "pull"};
     size_t               i;
 
     (void)state;
@@ -310,7 +309,7 @@ test_audit_log_filters(void **state)
  * code and leaves the output in s_out, s_err. */
 static int
 s_run(const char *db, const char *a1, const char *a2, const char *a3,
-    const char *a4)
+      const char *a4)
 {
     const char *argv[12];
     size_t      n = 0;
@@ -355,24 +354,22 @@ test_audit_log_json_output(void **state)
     assert_int_equal(json_array_size(j), 12);
     o = json_array_get(j, 0);
     assert_string_equal(json_string_value(json_object_get(o, "time")),
-        "2026-03-01T00:01:40Z");
-    assert_string_equal(json_string_value(json_object_get(o, "event")),
-        "push");
+                        "2026-03-01T00:01:40Z");
+    assert_string_equal(json_string_value(json_object_get(o, "event")), "push");
     assert_string_equal(json_string_value(json_object_get(o, "status")),
-        "accepted");
-    assert_string_equal(json_string_value(json_object_get(o, "sender")),
-        "ARG");
-    assert_string_equal(json_string_value(json_object_get(o,
-                            "package_type")), "MILEX_REPORT");
+                        "accepted");
+    assert_string_equal(json_string_value(json_object_get(o, "sender")), "ARG");
+    assert_string_equal(json_string_value(json_object_get(o, "package_type")),
+                        "MILEX_REPORT");
     assert_string_equal(json_string_value(json_object_get(o, "package_id")),
-        "01010101010101010101010101010101");
+                        "01010101010101010101010101010101");
     assert_int_equal(json_integer_value(json_object_get(o, "position")), 1);
     assert_int_equal(json_array_size(json_object_get(o, "recipients")), 3);
     o = json_array_get(j, 5);
     assert_string_equal(json_string_value(json_object_get(o, "reason")),
-        "REASON_BAD_SIGNATURE");
+                        "REASON_BAD_SIGNATURE");
     assert_string_equal(json_string_value(json_object_get(o, "message")),
-        s_forged);
+                        s_forged);
     assert_true(json_is_null(json_object_get(o, "position")));
     json_decref(j);
 
@@ -389,11 +386,11 @@ test_audit_log_csv_quotes_awkward_values(void **state)
     char *text;
 
     (void)state;
-    assert_int_equal(s_run(s_db, "--csv", "--status", "refused", NULL),
-        CLI_OK);
+    assert_int_equal(s_run(s_db, "--csv", "--status", "refused", NULL), CLI_OK);
     text = itest_read_file(s_out, NULL);
     assert_non_null(text);
-    assert_string_equal(text,
+    assert_string_equal(
+        text,
         "time,event,direction,status,state,package_id,position,package_type,"
         "year,sender,recipients,created_at,reason,message\n"
         "2026-03-01T00:11:40Z,refuse,push,refused,PER,"
@@ -407,8 +404,9 @@ test_audit_log_csv_quotes_awkward_values(void **state)
 
     /* A recipient list is one quoted field. */
     assert_int_equal(s_run(s_db, "--csv", "--limit", "1", NULL), CLI_OK);
-    assert_int_equal(itest_file_contains(s_out,
-                         ",ARG,\"CHL,PER,hub\",2026-03-01T00:00:40Z,,\n", 0),
+    assert_int_equal(
+        itest_file_contains(s_out,
+                            ",ARG,\"CHL,PER,hub\",2026-03-01T00:00:40Z,,\n", 0),
         1);
 }
 
@@ -418,8 +416,7 @@ test_audit_log_table_output(void **state)
     char *text;
 
     (void)state;
-    assert_int_equal(s_run(s_db, "--type", "MILEX_REPORT", NULL, NULL),
-        CLI_OK);
+    assert_int_equal(s_run(s_db, "--type", "MILEX_REPORT", NULL, NULL), CLI_OK);
     text = itest_read_file(s_out, NULL);
     assert_non_null(text);
     assert_non_null(strstr(text, "TIME"));
@@ -430,13 +427,14 @@ test_audit_log_table_output(void **state)
 
     /* A newline in a message cannot break the table's lines. */
     assert_int_equal(s_run(s_db, "--reason", "bad_signature", NULL, NULL),
-        CLI_OK);
+                     CLI_OK);
     text = itest_read_file(s_out, NULL);
     assert_non_null(strstr(text, "\"forged\"?second line\n"));
     free(text);
 
-    assert_int_equal(s_run(s_db, "--since", "2026-03-02", "--until",
-                         "2026-03-03T23:59:59Z"), CLI_OK);
+    assert_int_equal(
+        s_run(s_db, "--since", "2026-03-02", "--until", "2026-03-03T23:59:59Z"),
+        CLI_OK);
     text = itest_read_file(s_out, NULL);
     assert_null(strstr(text, "refuse"));
     assert_non_null(strstr(text, "DOCUMENT"));
@@ -445,7 +443,7 @@ test_audit_log_table_output(void **state)
 
 static void
 s_expect_error(const char *db, const char *a1, const char *a2,
-    const char *needle)
+               const char *needle)
 {
     assert_int_equal(s_run(db, a1, a2, NULL, NULL), CLI_ERROR);
     if (itest_file_contains(s_err, needle, 0) != 1) {
@@ -464,10 +462,15 @@ test_audit_log_errors_exit_2(void **state)
     snprintf(missing, sizeof missing, "%s/nothing-here.db", s_dir);
     snprintf(junk, sizeof junk, "%s/junk.db", s_dir);
     snprintf(empty, sizeof empty, "%s/empty.db", s_dir);
-    assert_int_equal(itest_write_file(junk, "this is a text file, not an "
-        "SQLite database, however long it gets........................\n"
-        "................................................................\n",
-        0600), 0);
+    assert_int_equal(
+        itest_write_file(
+            junk,
+            "this is a text file, not an "
+            "SQLite database, however long it gets........................\n"
+            "................................................................"
+            "\n",
+            0600),
+        0);
     assert_int_equal(itest_write_file(empty, "", 0600), 0);
 
     s_expect_error(missing, NULL, NULL, "no such file");
