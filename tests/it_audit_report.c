@@ -8,11 +8,12 @@
  * configuration file, the member list from a keyring or from the senders,
  * --strict, and the errors (exit 2).
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <jansson.h>
 #include <sodium.h>

@@ -6,11 +6,12 @@
  * message with a comma, quotes and a newline), and the errors for a
  * missing file, a file that is not SQLite and bad filter values (exit 2).
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <jansson.h>
 #include <stdio.h>
