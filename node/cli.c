@@ -260,10 +260,12 @@ cli_keyring_open(const char *registry, const char *root,
         keyring_destroy(&kr);
         return NULL;
     }
+    /* registry_load's messages name the file already. */
     if (s_state_path(registry, state_file, key_dir, state, sizeof state, err)
             != 0
-        || registry_load(registry, root, state, &reg, err) != 0
-        || registry_to_keyring(reg, kr, err) != 0) {
+        || registry_load(registry, root, state, &reg, err) != 0)
+        keyring_destroy(&kr);
+    else if (registry_to_keyring(reg, kr, err) != 0) {
         errbuf_prefix(err, "registry %s", registry);
         keyring_destroy(&kr);
     }

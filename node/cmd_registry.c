@@ -449,9 +449,8 @@ s_request_check(const s_args_t *a, x509_identity_t *id, int *rc)
         return -1;
     }
     if (x509_request_check_file(a->request, a->state, id, &err) != 0) {
-        cli_error("%s: refused: %s; ask %s for a new request made with "
-            "'csbm enroll --state %s'", a->request, err.msg, a->state,
-            a->state);
+        cli_error("refused: %s; ask %s for a new request made with "
+            "'csbm enroll --state %s'", err.msg, a->state, a->state);
         *rc = CLI_REJECTED;
         return -1;
     }
@@ -1038,7 +1037,6 @@ s_reg_verify(s_args_t *a)
     registry_t *reg = NULL;
     errbuf_t    err = {{0}};
     json_t     *o;
-    char        t[32];
 
     if (!s_is_file(path) || !s_is_file(a->root)) {
         cli_error("%s: no such file; pass the registry (FILE or --registry) "
@@ -1070,12 +1068,8 @@ s_reg_verify(s_args_t *a)
         putchar('\n');
         json_decref(o);
     } else {
-        cli_format_time(registry_issued_at(reg), t);
-        printf("%s: VALID, signed by the root of %s\n  version  %llu\n"
-               "  issued   %s\n  members  %zu\n\n",
-            path, registry_federation(reg),
-            (unsigned long long)registry_version(reg), t,
-            registry_member_count(reg));
+        printf("%s: VALID, signed by the root of %s\n", path,
+            registry_federation(reg));
         if (registry_list(reg, stdout, 0) != 0) {
             registry_destroy(&reg);
             return CLI_ERROR;
