@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/envelope.h"
+
 #define S_ENVELOPE_HASH_BYTES 32
 #define S_PACKAGE_ID_BYTES    16
 
@@ -229,4 +231,162 @@ receipt_reason_name(int reason)
         &csbm__reason_code__descriptor, reason);
 
     return v != NULL ? v->name : "REASON_UNKNOWN";
+}
+
+/* ------------------------------------------------------------- log --- */
+
+int
+receipt_inclusion_verify(const Csbm__Receipt *r,
+    const Csbm__InclusionProof *ip, const uint8_t hub_pk[32],
+    treehead_t *head, errbuf_t *err)
+{
+    uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+    uint8_t leaf[MERKLE_HASH_BYTES];
+    size_t  n = 0;
+
+    memset(head, 0, sizeof *head);
+    if (ip == NULL) {
+        errbuf_set(err, "no inclusion proof");
+        return -1;
+    }
+    if (treehead_verify(ip->tree_head, hub_pk, head, err) != 0) {
+        errbuf_prefix(err, "tree head");
+        return -1;
+    }
+    if (strcmp(head->origin, r->federation) != 0) {
+        errbuf_set(err, "the tree head is of the log of \"%s\", the receipt "
+            "of federation \"%s\"", head->origin, r->federation);
+        return -1;
+    }
+    if (ip->leaf_index != r->log_index) {
+        errbuf_set(err, "the proof is for leaf %llu, the receipt names leaf "
+            "%llu", (unsigned long long)ip->leaf_index,
+            (unsigned long long)r->log_index);
+        return -1;
+    }
+    if (r->accepted_at > (uint64_t)INT64_MAX
+        || (int64_t)r->accepted_at > head->timestamp) {
+        errbuf_set(err, "the tree head is older than the receipt");
+        return -1;
+    }
+    if (r->position == 0 || r->position > (uint64_t)INT64_MAX) {
+        errbuf_set(err, "the receipt has no valid position");
+        return -1;
+    }
+    if (treehead_proof_parse(ip->path.data, ip->path.len, proof, &n, err)
+        != 0)
+        return -1;
+    treehead_leaf_package_hash(r->position, (int64_t)r->accepted_at,
+        r->envelope_hash.data, leaf);
+    if (merkle_inclusion_verify(leaf, ip->leaf_index, head->size,
+            (const uint8_t(*)[MERKLE_HASH_BYTES])proof, n, head->root, err)
+        != 0) {
+        errbuf_prefix(err, "inclusion proof of leaf %llu in the tree of %llu",
+            (unsigned long long)ip->leaf_index,
+            (unsigned long long)head->size);
+        return -1;
+    }
+    return 0;
+}
+
+void
+receipt_proof_clear(receipt_proof_t *p)
+{
+    if (p == NULL)
+        return;
+    if (p->receipt != NULL)
+        csbm__receipt__free_unpacked(p->receipt, NULL);
+    memset(p, 0, sizeof *p);
+}
+
+int
+receipt_file_verify(const uint8_t *buf, size_t len, const uint8_t hub_pk[32],
+    const uint8_t *env, size_t env_len, receipt_proof_t *out, errbuf_t *err)
+{
+    Csbm__ReceiptFile *f;
+    uint8_t            hash[S_ENVELOPE_HASH_BYTES];
+    int                rc = -1;
+
+    memset(out, 0, sizeof *out);
+    if (buf == NULL || len == 0 || len > RECEIPT_FILE_MAX
+        || (f = csbm__receipt_file__unpack(NULL, len, buf)) == NULL) {
+        errbuf_set(err, "not a receipt file (a serialized csbm.ReceiptFile "
+            "of at most %u bytes)", RECEIPT_FILE_MAX);
+        return -1;
+    }
+    if (receipt_verify(f->receipt, hub_pk, &out->receipt, err) != 0) {
+        errbuf_prefix(err, "receipt");
+        goto done;
+    }
+    if (receipt_inclusion_verify(out->receipt, f->inclusion, hub_pk,
+            &out->head, err) != 0)
+        goto done;
+    if (env != NULL) {
+        envelope_t *e;
+        receipt_envelope_hash(env, env_len, hash);
+        if (sodium_memcmp(hash, out->receipt->envelope_hash.data,
+                S_ENVELOPE_HASH_BYTES) != 0) {
+            errbuf_set(err, "the package is not the one receipted: its "
+                "SHA-256 differs from the receipt's envelope hash");
+            goto done;
+        }
+        if ((e = envelope_parse(env, env_len, err)) != NULL) {
+            const Csbm__EnvelopeHeader *h = envelope_header(e);
+            int same = h->package_id.len == S_PACKAGE_ID_BYTES
+                && memcmp(h->package_id.data, out->receipt->package_id.data,
+                       S_PACKAGE_ID_BYTES) == 0
+                && strcmp(h->sender, out->receipt->sender) == 0
+                && h->sequence == out->receipt->sequence;
+            envelope_destroy(&e);
+            if (!same) {
+                errbuf_set(err, "the package's id, sender or sequence differ "
+                    "from the receipt's");
+                goto done;
+            }
+        } else {
+            errbuf_prefix(err, "the package");
+            goto done;
+        }
+        out->envelope_checked = 1;
+    }
+    rc = 0;
+done:
+    csbm__receipt_file__free_unpacked(f, NULL);
+    if (rc != 0)
+        receipt_proof_clear(out);
+    return rc;
+}
+
+int
+receipt_file_pack(const uint8_t *receipt, size_t receipt_len,
+    const uint8_t *inclusion, size_t inclusion_len, uint8_t **out,
+    size_t *out_len, errbuf_t *err)
+{
+    Csbm__ReceiptFile f = CSBM__RECEIPT_FILE__INIT;
+    int               rc = -1;
+
+    *out = NULL;
+    *out_len = 0;
+    f.receipt = csbm__signed__unpack(NULL, receipt_len, receipt);
+    f.inclusion = inclusion != NULL
+        ? csbm__inclusion_proof__unpack(NULL, inclusion_len, inclusion)
+        : NULL;
+    if (f.receipt == NULL || f.inclusion == NULL) {
+        errbuf_set(err, "the stored %s does not parse",
+            f.receipt == NULL ? "receipt" : "inclusion proof");
+        goto done;
+    }
+    *out_len = csbm__receipt_file__get_packed_size(&f);
+    if ((*out = malloc(*out_len + 1)) == NULL) {
+        errbuf_set(err, "out of memory");
+        goto done;
+    }
+    csbm__receipt_file__pack(&f, *out);
+    rc = 0;
+done:
+    if (f.receipt != NULL)
+        csbm__signed__free_unpacked(f.receipt, NULL);
+    if (f.inclusion != NULL)
+        csbm__inclusion_proof__free_unpacked(f.inclusion, NULL);
+    return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "crypto/keys.h"
+#include "crypto/treehead.h"
 #include "proto/errbuf.h"
 #include "proto/wire.pb-c.h"
 
@@ -44,5 +45,46 @@ void receipt_envelope_hash(const uint8_t *env, size_t len, uint8_t out[32]);
 
 /* Name of a reason code ("REASON_REPLAY"). */
 const char *receipt_reason_name(int reason);
+
+/* ------------------------------------------------------------------ */
+/* Receipts in the tamper-evident log (docs/FORMAT-merkle.md) */
+
+#define RECEIPT_FILE_MAX (64u * 1024) /* largest receipt file accepted */
+
+/* Does ip show that the (verified) receipt r is a leaf of a tree head the
+ * hub signed with hub_pk? Checks the head's signature, that its origin is
+ * the receipt's federation, that it is not older than the receipt, that
+ * the leaf index is the receipt's log_index, the proof's length, and the
+ * leaf recomputed from the receipt (position, accepted_at, envelope hash)
+ * against the head's root. Returns 0 with *head, or -1 with err. */
+int receipt_inclusion_verify(const Csbm__Receipt *r,
+    const Csbm__InclusionProof *ip, const uint8_t hub_pk[32],
+    treehead_t *head, errbuf_t *err)
+    __attribute__((warn_unused_result, nonnull(1, 3, 4)));
+
+/* What a verified receipt file says. */
+typedef struct {
+    Csbm__Receipt *receipt;    /* the statement; receipt_proof_clear frees */
+    treehead_t     head;       /* the signed head that holds it */
+    int            envelope_checked; /* an envelope was given and matched */
+} receipt_proof_t;
+
+/* Verify a receipt file (a serialized csbm.ReceiptFile) offline with the
+ * hub's public signing key only: the receipt's signature, its inclusion
+ * in the signed head, and, if env is not NULL, that env is the envelope
+ * it names (SHA-256 and package id). Returns 0 with *out, or -1 with err
+ * saying which check failed. */
+int receipt_file_verify(const uint8_t *buf, size_t len,
+    const uint8_t hub_pk[32], const uint8_t *env, size_t env_len,
+    receipt_proof_t *out, errbuf_t *err)
+    __attribute__((warn_unused_result, nonnull(3, 6)));
+void receipt_proof_clear(receipt_proof_t *p);
+
+/* Serialize a receipt file from a signed receipt and its inclusion proof
+ * (either may be given serialized instead: NULL the message, pass the
+ * bytes). Caller frees *out. Returns 0, or -1 with err. */
+int receipt_file_pack(const uint8_t *receipt, size_t receipt_len,
+    const uint8_t *inclusion, size_t inclusion_len, uint8_t **out,
+    size_t *out_len, errbuf_t *err) __attribute__((warn_unused_result));
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * mailbox: the member node's SQLite store (see mailbox.h).
  *
- * Schema (version 1):
+ * Schema (version 2; a version 1 store gains outbox.inclusion and the
+ * log tables when it is first opened):
  *
  *   meta(key TEXT PRIMARY KEY, value)
- *       schema_version  1
+ *       schema_version  2
  *       owner           identity the store belongs to ("ARG")
  *       federation      federation it belongs to
  *       last_sequence   last sequence number allocated to a package
@@ -25,7 +26,9 @@
  *          rejection BLOB                   serialized csbm.Signed rejection
  *          reason INTEGER                   csbm.ReasonCode of a rejection
  *          position INTEGER                 archive position (receipt)
- *          accepted_at INTEGER)             hub time (receipt)
+ *          accepted_at INTEGER              hub time (receipt)
+ *          inclusion BLOB)                  csbm.InclusionProof of the
+ *                                           receipt in a signed tree head
  *
  *   inbox(position INTEGER PRIMARY KEY     archive position at the hub
  *         package_id BLOB UNIQUE
@@ -39,6 +42,16 @@
  *           package_id BLOB, sender TEXT,   not take (bad signature, not a
  *           reason TEXT, refused_at INTEGER, recipient, ...), kept with
  *           envelope BLOB, receipt BLOB)    the reason for inspection
+ *
+ *   log_heads(size INTEGER PRIMARY KEY     signed tree heads of the hub's
+ *             timestamp INTEGER, root BLOB,  log this node verified (the
+ *             signed BLOB, verified_at)      newest is the one consistency
+ *                                           is checked from)
+ *
+ *   log_evidence(id INTEGER PRIMARY KEY    heads that are not consistent
+ *                found_at INTEGER, what TEXT, with one verified before:
+ *                old_head BLOB, new_head BLOB, both heads (csbm.Signed)
+ *                proof BLOB)                and the proof, as evidence
  *
  * Writers use BEGIN IMMEDIATE so that two processes never deadlock on a
  * read lock upgrade; the busy timeout makes the second one wait.
@@ -83,7 +96,8 @@ static const char s_schema[] =
     "  rejection BLOB,"
     "  reason INTEGER,"
     "  position INTEGER,"
-    "  accepted_at INTEGER);"
+    "  accepted_at INTEGER,"
+    "  inclusion BLOB);"
     "CREATE INDEX IF NOT EXISTS outbox_due"
     "  ON outbox(status, next_attempt_at, sequence);"
     "CREATE TABLE IF NOT EXISTS inbox("
@@ -104,7 +118,20 @@ static const char s_schema[] =
     "  reason TEXT NOT NULL,"
     "  refused_at INTEGER NOT NULL,"
     "  envelope BLOB,"
-    "  receipt BLOB);";
+    "  receipt BLOB);"
+    "CREATE TABLE IF NOT EXISTS log_heads("
+    "  size INTEGER PRIMARY KEY CHECK(size > 0),"
+    "  timestamp INTEGER NOT NULL,"
+    "  root BLOB NOT NULL,"
+    "  signed BLOB NOT NULL,"
+    "  verified_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS log_evidence("
+    "  id INTEGER PRIMARY KEY,"
+    "  found_at INTEGER NOT NULL,"
+    "  what TEXT NOT NULL,"
+    "  old_head BLOB,"
+    "  new_head BLOB,"
+    "  proof BLOB);";
 
 #define OUTBOX_COLUMNS                                                        \
     "package_id, sequence, package_type, recipients, created_at, status, "    \
@@ -436,7 +463,14 @@ mailbox_open(const char *path, const char *owner, const char *federation,
     if (s_exec(self, s_schema, err) != 0
         || s_meta_int(self, "schema_version", 0, &version, err) != 0)
         goto fail_tx;
-    if (version == 0) {
+    if (version == 1) {
+        /* The one migration: receipts gain their inclusion proofs. */
+        if (s_exec(self, "ALTER TABLE outbox ADD COLUMN inclusion BLOB", err)
+                != 0
+            || s_meta_set_int(self, "schema_version", MAILBOX_SCHEMA_VERSION,
+                   err) != 0)
+            goto fail_tx;
+    } else if (version == 0) {
         if (s_meta_set_int(self, "schema_version", MAILBOX_SCHEMA_VERSION,
                 err) != 0)
             goto fail_tx;
@@ -1259,4 +1293,169 @@ mailbox_refused_rewind(mailbox_t *self, uint64_t *from, errbuf_t *err)
 fail:
     s_rollback(self);
     return -1;
+}
+
+/* ---------------------------------------------------------------- log --- */
+
+int
+mailbox_outbox_set_inclusion(mailbox_t *self,
+    const uint8_t id[ENVELOPE_ID_BYTES], const uint8_t *inclusion, size_t len,
+    errbuf_t *err)
+{
+    sqlite3_stmt *st = s_prepare(self,
+        "UPDATE outbox SET inclusion = ? WHERE package_id = ?", err);
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_blob64(st, 1, inclusion, len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, id, ENVELOPE_ID_BYTES, SQLITE_STATIC);
+    return s_step_done(self, st, "cannot store the inclusion proof", err);
+}
+
+int
+mailbox_outbox_receipt_parts(mailbox_t *self,
+    const uint8_t id[ENVELOPE_ID_BYTES], uint8_t **receipt,
+    size_t *receipt_len, uint8_t **inclusion, size_t *inclusion_len,
+    errbuf_t *err)
+{
+    sqlite3_stmt *st = s_prepare(self, "SELECT receipt, inclusion FROM outbox "
+        "WHERE package_id = ?", err);
+    int rc;
+
+    *receipt = *inclusion = NULL;
+    *receipt_len = *inclusion_len = 0;
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_blob(st, 1, id, ENVELOPE_ID_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB
+        && sqlite3_column_type(st, 1) == SQLITE_BLOB) {
+        rc = s_col_blob(st, 0, receipt, receipt_len) == 0
+                && s_col_blob(st, 1, inclusion, inclusion_len) == 0
+            ? 1
+            : -1;
+        if (rc < 0) {
+            free(*receipt);
+            *receipt = NULL;
+            errbuf_set(err, "out of memory");
+        }
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        s_db_error(self, err, "cannot read the outbox");
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+mailbox_head_latest(mailbox_t *self, uint8_t **signed_head, size_t *len,
+    errbuf_t *err)
+{
+    sqlite3_stmt *st = s_prepare(self, "SELECT signed FROM log_heads "
+        "ORDER BY size DESC LIMIT 1", err);
+    int rc;
+
+    *signed_head = NULL;
+    *len = 0;
+    if (st == NULL)
+        return -1;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = s_col_blob(st, 0, signed_head, len) == 0 ? 1 : -1;
+        if (rc < 0)
+            errbuf_set(err, "out of memory");
+    } else if (rc == SQLITE_DONE) {
+        rc = 0;
+    } else {
+        s_db_error(self, err, "cannot read the tree heads");
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int
+mailbox_head_put(mailbox_t *self, uint64_t size, int64_t timestamp,
+    const uint8_t root[32], const uint8_t *signed_head, size_t len,
+    int64_t now, errbuf_t *err)
+{
+    sqlite3_stmt *st = s_prepare(self, "INSERT OR IGNORE INTO log_heads(size, "
+        "timestamp, root, signed, verified_at) VALUES(?, ?, ?, ?, ?)", err);
+
+    if (st == NULL)
+        return -1;
+    if (size == 0 || size > (uint64_t)INT64_MAX) {
+        sqlite3_finalize(st);
+        return 0; /* the empty tree is nothing to remember */
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    sqlite3_bind_int64(st, 2, timestamp);
+    sqlite3_bind_blob(st, 3, root, 32, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 4, signed_head, len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now);
+    return s_step_done(self, st, "cannot store the tree head", err);
+}
+
+int
+mailbox_evidence_add(mailbox_t *self, int64_t now, const char *what,
+    const uint8_t *old_head, size_t old_len, const uint8_t *new_head,
+    size_t new_len, const uint8_t *proof, size_t proof_len, errbuf_t *err)
+{
+    sqlite3_stmt *st = s_prepare(self, "INSERT INTO log_evidence(found_at, "
+        "what, old_head, new_head, proof) VALUES(?, ?, ?, ?, ?)", err);
+
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, what, -1, SQLITE_TRANSIENT);
+    if (old_head != NULL)
+        sqlite3_bind_blob64(st, 3, old_head, old_len, SQLITE_STATIC);
+    if (new_head != NULL)
+        sqlite3_bind_blob64(st, 4, new_head, new_len, SQLITE_STATIC);
+    if (proof != NULL)
+        sqlite3_bind_blob64(st, 5, proof, proof_len, SQLITE_STATIC);
+    return s_step_done(self, st, "cannot store the evidence", err);
+}
+
+int
+mailbox_evidence_foreach(mailbox_t *self,
+    int (*fn)(const mailbox_evidence_t *e, void *ctx), void *ctx,
+    errbuf_t *err)
+{
+    sqlite3_stmt *st = s_prepare(self, "SELECT id, found_at, what, "
+        "old_head, new_head, proof FROM log_evidence ORDER BY id", err);
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        mailbox_evidence_t e;
+        memset(&e, 0, sizeof e);
+        e.id = sqlite3_column_int64(st, 0);
+        e.found_at = sqlite3_column_int64(st, 1);
+        s_col_text(st, 2, e.what, sizeof e.what);
+        e.old_head = sqlite3_column_blob(st, 3);
+        e.old_len = (size_t)sqlite3_column_bytes(st, 3);
+        e.new_head = sqlite3_column_blob(st, 4);
+        e.new_len = (size_t)sqlite3_column_bytes(st, 4);
+        e.proof = sqlite3_column_blob(st, 5);
+        e.proof_len = (size_t)sqlite3_column_bytes(st, 5);
+        if (fn(&e, ctx) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        s_db_error(self, err, "cannot read the evidence");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int64_t
+mailbox_evidence_count(mailbox_t *self, errbuf_t *err)
+{
+    return s_count(self, "SELECT count(*) FROM log_evidence", NULL, err);
 }

@@ -25,7 +25,7 @@
 #include "crypto/envelope.h"
 #include "proto/errbuf.h"
 
-#define MAILBOX_SCHEMA_VERSION 1
+#define MAILBOX_SCHEMA_VERSION 2
 #define MAILBOX_BUSY_TIMEOUT_MS 15000
 #define MAILBOX_BACKOFF_BASE_S 5      /* first retry after about 5 s */
 #define MAILBOX_BACKOFF_MAX_S  3600   /* never wait more than an hour */
@@ -238,6 +238,54 @@ int64_t mailbox_refused_count(mailbox_t *self, errbuf_t *err);
  * and *from (the new cursor) if there was anything to retry, 0 if not. */
 int mailbox_refused_rewind(mailbox_t *self, uint64_t *from, errbuf_t *err)
     __attribute__((warn_unused_result));
+
+/* ---------------------------------------------------------------- log --- */
+
+/* Store the verified inclusion proof (a serialized csbm.InclusionProof)
+ * of an entry's receipt. */
+int mailbox_outbox_set_inclusion(mailbox_t *self,
+    const uint8_t id[ENVELOPE_ID_BYTES], const uint8_t *inclusion, size_t len,
+    errbuf_t *err) __attribute__((warn_unused_result));
+
+/* The receipt and its inclusion proof, both serialized, in new buffers
+ * (caller frees both). 1 if both are stored, 0 if not, -1 on error. */
+int mailbox_outbox_receipt_parts(mailbox_t *self,
+    const uint8_t id[ENVELOPE_ID_BYTES], uint8_t **receipt,
+    size_t *receipt_len, uint8_t **inclusion, size_t *inclusion_len,
+    errbuf_t *err) __attribute__((warn_unused_result));
+
+/* The newest verified signed tree head of the hub's log (a serialized
+ * csbm.Signed, new buffer): 1, 0 if none yet, -1 on error. */
+int mailbox_head_latest(mailbox_t *self, uint8_t **signed_head, size_t *len,
+    errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Remember a verified head (one per size; the first stays). */
+int mailbox_head_put(mailbox_t *self, uint64_t size, int64_t timestamp,
+    const uint8_t root[32], const uint8_t *signed_head, size_t len,
+    int64_t now, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Evidence that the hub's log is not append-only: what was found, the
+ * head verified before and the head (and proof) that contradicts it. */
+typedef struct {
+    int64_t        id;
+    int64_t        found_at;
+    char           what[MAILBOX_ERROR_MAX];
+    const uint8_t *old_head; /* csbm.Signed, valid during the callback */
+    size_t         old_len;
+    const uint8_t *new_head;
+    size_t         new_len;
+    const uint8_t *proof;
+    size_t         proof_len;
+} mailbox_evidence_t;
+
+int mailbox_evidence_add(mailbox_t *self, int64_t now, const char *what,
+    const uint8_t *old_head, size_t old_len, const uint8_t *new_head,
+    size_t new_len, const uint8_t *proof, size_t proof_len, errbuf_t *err)
+    __attribute__((warn_unused_result));
+int mailbox_evidence_foreach(mailbox_t *self,
+    int (*fn)(const mailbox_evidence_t *e, void *ctx), void *ctx,
+    errbuf_t *err) __attribute__((warn_unused_result));
+int64_t mailbox_evidence_count(mailbox_t *self, errbuf_t *err);
 
 /* "pending", "delivered", "rejected". */
 const char *mailbox_status_name(mailbox_status_t status);

@@ -21,6 +21,7 @@
 
 #include "crypto/package.h"
 #include "crypto/receipt.h"
+#include "crypto/treehead.h"
 #include "node/log.h"
 #include "node/wire.h"
 
@@ -40,6 +41,7 @@ struct member {
     void           *zctx;
     void           *dealer;
     uint64_t        request_id;
+    keys_secret_t  *witness; /* KEYS_SIGN: cosign verified heads; or NULL */
 };
 
 static char *
@@ -156,6 +158,7 @@ member_destroy(member_t **self_p)
         zmq_ctx_term(self->zctx);
     mailbox_destroy(&self->mailbox);
     keys_secret_destroy(&self->transport);
+    keys_secret_destroy(&self->witness);
     keyring_destroy(&self->keyring);
     free(self->data_path);
     free(self->hub);
@@ -401,6 +404,67 @@ s_attempt_failed(member_t *self, member_delivery_t *out, errbuf_t *err,
         (int64_t)time(NULL), out->message, err);
 }
 
+/* The hub key that signed a tree head, valid at the head's time. */
+static int
+s_verify_head(member_t *self, const Csbm__Signed *s, treehead_t *th,
+    errbuf_t *err)
+{
+    const keyring_key_t *k, *valid = NULL;
+
+    if (s == NULL) {
+        errbuf_set(err, "no signed tree head");
+        return -1;
+    }
+    if ((k = s_hub_key_by_id(self, s, err)) == NULL
+        || treehead_verify(s, k->pub.sign_pk, th, err) != 0)
+        return -1;
+    if (keyring_signer(self->keyring, MEMBER_HUB_OWNER, k->pub.sign_key_id,
+            th->timestamp, &valid, err) != 0) {
+        errbuf_prefix(err, "hub key not valid at the tree head's time");
+        return -1;
+    }
+    if (strcmp(th->origin, self->federation) != 0) {
+        errbuf_set(err, "the tree head is of the log of \"%s\", not \"%s\"",
+            th->origin, self->federation);
+        return -1;
+    }
+    return 0;
+}
+
+/* Verify the inclusion proof that came with a receipt and keep it with
+ * the receipt; one that does not verify is kept as evidence instead. */
+static int
+s_keep_inclusion(member_t *self, const uint8_t id[ENVELOPE_ID_BYTES],
+    const Csbm__Receipt *r, const Csbm__InclusionProof *ip, errbuf_t *err)
+{
+    const keyring_key_t *k;
+    treehead_t           th;
+    errbuf_t             why = {{0}};
+    uint8_t             *buf;
+    size_t               len;
+    int                  rc;
+
+    if (ip->tree_head == NULL
+        || (k = s_hub_key_by_id(self, ip->tree_head, &why)) == NULL
+        || receipt_inclusion_verify(r, ip, k->pub.sign_pk, &th, &why) != 0) {
+        char what[MAILBOX_ERROR_MAX];
+        snprintf(what, sizeof what, "the inclusion proof of the receipt for "
+            "position %llu does not verify: %.300s",
+            (unsigned long long)r->position, why.msg);
+        return mailbox_evidence_add(self->mailbox, (int64_t)time(NULL), what,
+            NULL, 0, NULL, 0, NULL, 0, err);
+    }
+    len = protobuf_c_message_get_packed_size(&ip->base);
+    if ((buf = malloc(len + 1)) == NULL) {
+        errbuf_set(err, "out of memory");
+        return -1;
+    }
+    protobuf_c_message_pack(&ip->base, buf);
+    rc = mailbox_outbox_set_inclusion(self->mailbox, id, buf, len, err);
+    free(buf);
+    return rc;
+}
+
 static int
 s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
     const uint8_t hash[HASH_BYTES], const Csbm__SubmitReply *sr,
@@ -430,6 +494,8 @@ s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
     }
     rc = mailbox_outbox_delivered(self->mailbox, e->package_id, packed,
         packed_len, r->position, (int64_t)r->accepted_at, err);
+    if (rc == 0 && sr->inclusion != NULL)
+        rc = s_keep_inclusion(self, e->package_id, r, sr->inclusion, err);
     if (rc == 0) {
         out->outcome = MEMBER_DELIVERED;
         out->position = r->position;
@@ -869,7 +935,331 @@ member_pull(member_t *self, size_t max, member_pull_fn progress, void *ctx,
         if (!rep->more)
             break;
     }
+    /* Every contact checks that the hub's log only grew. */
+    return member_log_check(self, &rep->log, err);
+}
+
+/* ---------------------------------------------------------------- log --- */
+
+void
+member_set_witness_key(member_t *self, keys_secret_t **sign_key)
+{
+    keys_secret_destroy(&self->witness);
+    if (sign_key != NULL) {
+        self->witness = *sign_key;
+        *sign_key = NULL;
+    }
+}
+
+static uint8_t *
+s_pack_msg(const ProtobufCMessage *m, size_t *len)
+{
+    uint8_t *buf;
+
+    *len = protobuf_c_message_get_packed_size(m);
+    if ((buf = malloc(*len + 1)) != NULL)
+        protobuf_c_message_pack(m, buf);
+    return buf;
+}
+
+/* Record evidence of an inconsistent log and fail with a message naming
+ * both heads. */
+static int
+s_inconsistent(member_t *self, const treehead_t *old_th,
+    const Csbm__Signed *old_s, const treehead_t *new_th,
+    const Csbm__Signed *new_s, const ProtobufCBinaryData *proof,
+    const char *why, errbuf_t *err)
+{
+    char     a[160], b[160], what[MAILBOX_ERROR_MAX];
+    uint8_t *ob = NULL, *nb = NULL;
+    size_t   ol = 0, nl = 0;
+    int      rc;
+
+    treehead_describe(old_th, a, sizeof a);
+    treehead_describe(new_th, b, sizeof b);
+    snprintf(what, sizeof what, "%.120s: head (%s) then head (%s)", why, a, b);
+    if (old_s != NULL)
+        ob = s_pack_msg(&old_s->base, &ol);
+    if (new_s != NULL)
+        nb = s_pack_msg(&new_s->base, &nl);
+    rc = mailbox_evidence_add(self->mailbox, (int64_t)time(NULL), what, ob, ol,
+        nb, nl, proof != NULL ? proof->data : NULL,
+        proof != NULL ? proof->len : 0, err);
+    free(ob);
+    free(nb);
+    if (rc == 0)
+        errbuf_set(err, "the hub's log is NOT CONSISTENT: %s; evidence kept "
+            "in %s (see 'csbm log --data %s')", what, self->data_path,
+            self->data_path);
+    return -1;
+}
+
+/* Is new_th (with proof) an extension of old_th? 0 yes; -1 with why. */
+static int
+s_consistent(const treehead_t *old_th, const treehead_t *new_th,
+    const ProtobufCBinaryData *proof, errbuf_t *why)
+{
+    uint8_t p[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+    size_t  n = 0;
+
+    if (new_th->size < old_th->size) {
+        errbuf_set(why, "the log shrank from %llu to %llu leaves",
+            (unsigned long long)old_th->size,
+            (unsigned long long)new_th->size);
+        return -1;
+    }
+    if (new_th->timestamp < old_th->timestamp) {
+        errbuf_set(why, "the newer tree head has an older timestamp");
+        return -1;
+    }
+    if (treehead_proof_parse(proof->data, proof->len, p, &n, why) != 0
+        || merkle_consistency_verify(old_th->size, new_th->size, old_th->root,
+               new_th->root, (const uint8_t(*)[MERKLE_HASH_BYTES])p, n, why)
+            != 0)
+        return -1;
     return 0;
+}
+
+static Csbm__WireReply *
+s_log_call(member_t *self, uint64_t from_size, int cosigned, errbuf_t *err)
+{
+    Csbm__WireRequest req = CSBM__WIRE_REQUEST__INIT;
+    Csbm__LogRequest  lr = CSBM__LOG_REQUEST__INIT;
+    Csbm__WireReply  *reply;
+
+    lr.from_size = from_size;
+    lr.cosigned = cosigned ? 1 : 0;
+    req.body_case = CSBM__WIRE_REQUEST__BODY_LOG;
+    req.log = &lr;
+    if ((reply = s_call(self, &req, err)) == NULL)
+        return NULL;
+    if (reply->status != CSBM__WIRE_STATUS__WIRE_OK
+        || reply->body_case != CSBM__WIRE_REPLY__BODY_LOG) {
+        errbuf_set(err, "hub at %s refused the log request (%s: %s)",
+            self->hub, s_reason(reply->reason), reply->message);
+        protobuf_c_message_free_unpacked(&reply->base, NULL);
+        return NULL;
+    }
+    return reply;
+}
+
+/* Send this node's cosignature of a verified head. */
+static void
+s_cosign(member_t *self, const Csbm__Signed *head, member_log_report_t *rep)
+{
+    Csbm__WireRequest   req = CSBM__WIRE_REQUEST__INIT;
+    Csbm__CosignRequest cr = CSBM__COSIGN_REQUEST__INIT;
+    Csbm__Cosignature   cs;
+    Csbm__WireReply    *reply;
+    uint8_t             sig[KEYS_SIG_BYTES];
+    errbuf_t            why = {{0}};
+
+    csbm__cosignature__init(&cs);
+    if (self->witness == NULL
+        || treehead_cosign(self->witness, head->statement.data,
+               head->statement.len, sig) != 0)
+        return;
+    cs.witness = self->owner;
+    cs.key_id.data = (uint8_t *)(uintptr_t)keys_secret_key_id(self->witness);
+    cs.key_id.len = KEYS_ID_BYTES;
+    cs.signature.data = sig;
+    cs.signature.len = sizeof sig;
+    cr.tree_head = head->statement;
+    cr.cosignature = &cs;
+    req.body_case = CSBM__WIRE_REQUEST__BODY_COSIGN;
+    req.cosign = &cr;
+    if ((reply = s_call(self, &req, &why)) == NULL)
+        return;
+    if (reply->status == CSBM__WIRE_STATUS__WIRE_OK
+        && reply->body_case == CSBM__WIRE_REPLY__BODY_COSIGN) {
+        rep->cosigned = 1;
+        rep->witnesses = reply->cosign->cosignatures;
+        rep->witnessed = reply->cosign->witnessed ? 1 : 0;
+    }
+    protobuf_c_message_free_unpacked(&reply->base, NULL);
+}
+
+/* How many valid cosignatures by other members a cosigned head carries. */
+static size_t
+s_valid_cosigs(member_t *self, const Csbm__CosignedHead *ch,
+    const treehead_t *th, char *who, size_t cap)
+{
+    size_t i, n = 0;
+
+    who[0] = '\0';
+    for (i = 0; i < ch->n_cosignatures; i++) {
+        const Csbm__Cosignature *c = ch->cosignatures[i];
+        const keyring_key_t     *k = NULL;
+        errbuf_t                 why = {{0}};
+        if (c->witness == NULL || strcmp(c->witness, self->owner) == 0
+            || c->key_id.len != KEYS_ID_BYTES
+            || keyring_signer(self->keyring, c->witness, c->key_id.data,
+                   th->timestamp, &k, &why) != 0
+            || treehead_cosign_verify(k->pub.sign_pk, ch->tree_head->statement.data,
+                   ch->tree_head->statement.len, c->signature.data,
+                   c->signature.len, &why) != 0)
+            continue;
+        if (n++ == 0)
+            snprintf(who, cap, "%s", c->witness);
+    }
+    return n;
+}
+
+int
+member_check_cosigned(member_t *self, const Csbm__CosignedHead *ch,
+    const Csbm__Signed *own_s, const ProtobufCBinaryData *proof,
+    errbuf_t *err)
+{
+    treehead_t th, own;
+    errbuf_t   why = {{0}};
+    char       who[KEYS_OWNER_MAX + 1], msg[160];
+
+    if (ch == NULL || ch->tree_head == NULL
+        || s_verify_head(self, ch->tree_head, &th, &why) != 0
+        || s_verify_head(self, own_s, &own, &why) != 0)
+        return 0; /* not a head the hub signed: proves nothing */
+    if (s_valid_cosigs(self, ch, &th, who, sizeof who) == 0)
+        return 0;
+    snprintf(msg, sizeof msg, "a tree head cosigned by %s contradicts the "
+        "one this node verified", who);
+    if (th.size == own.size) {
+        if (sodium_memcmp(th.root, own.root, MERKLE_HASH_BYTES) != 0)
+            return s_inconsistent(self, &own, own_s, &th, ch->tree_head, NULL,
+                msg, err);
+        return 0;
+    }
+    if (th.size > own.size)
+        return s_inconsistent(self, &own, own_s, &th, ch->tree_head, NULL,
+            "the hub shows a witness a bigger tree than its newest head",
+            err);
+    if (proof == NULL)
+        return 0;
+    if (s_consistent(&th, &own, proof, &why) != 0)
+        return s_inconsistent(self, &th, ch->tree_head, &own, own_s, proof,
+            msg, err);
+    return 0;
+}
+
+int
+member_log_check(member_t *self, member_log_report_t *rep, errbuf_t *err)
+{
+    Csbm__WireReply *reply = NULL;
+    Csbm__Signed    *old_s = NULL;
+    treehead_t       old_th, new_th;
+    errbuf_t         why = {{0}};
+    uint8_t         *ob = NULL;
+    size_t           ol = 0, i;
+    int              have_old, rc = -1;
+
+    memset(rep, 0, sizeof *rep);
+    memset(&old_th, 0, sizeof old_th);
+    if ((have_old = mailbox_head_latest(self->mailbox, &ob, &ol, err)) < 0)
+        return -1;
+    if (have_old
+        && ((old_s = csbm__signed__unpack(NULL, ol, ob)) == NULL
+            || treehead_decode(old_s->statement.data, old_s->statement.len,
+                   &old_th, err) != 0)) {
+        errbuf_prefix(err, "%s: the stored tree head", self->data_path);
+        goto done;
+    }
+    rep->old_size = old_th.size;
+    if ((reply = s_log_call(self, old_th.size, 1, err)) == NULL)
+        goto done;
+    if (reply->log->tree_head == NULL) {
+        if (have_old) {
+            treehead_t none;
+            memset(&none, 0, sizeof none);
+            rc = s_inconsistent(self, &old_th, old_s, &none, NULL, NULL,
+                "the hub shows no tree head at all", err);
+        } else {
+            rc = 0; /* an empty log */
+        }
+        goto done;
+    }
+    if (s_verify_head(self, reply->log->tree_head, &new_th, err) != 0) {
+        errbuf_prefix(err, "hub at %s: its tree head", self->hub);
+        goto done;
+    }
+    rep->new_size = new_th.size;
+    rep->checked = 1;
+    if (have_old
+        && s_consistent(&old_th, &new_th, &reply->log->consistency, &why)
+            != 0) {
+        rep->inconsistent = 1;
+        rc = s_inconsistent(self, &old_th, old_s, &new_th,
+            reply->log->tree_head, &reply->log->consistency, why.msg, err);
+        goto done;
+    }
+    {
+        uint8_t *nb;
+        size_t   nl;
+        if ((nb = s_pack_msg(&reply->log->tree_head->base, &nl)) == NULL) {
+            errbuf_set(err, "out of memory");
+            goto done;
+        }
+        rc = mailbox_head_put(self->mailbox, new_th.size, new_th.timestamp,
+            new_th.root, nb, nl, (int64_t)time(NULL), err);
+        free(nb);
+        if (rc != 0)
+            goto done;
+        rc = -1;
+    }
+    s_cosign(self, reply->log->tree_head, rep);
+    for (i = 0; i < reply->log->n_cosigned; i++) {
+        const Csbm__CosignedHead *ch = reply->log->cosigned[i];
+        Csbm__WireReply          *pr = NULL;
+        treehead_t                th;
+        errbuf_t                  ignore = {{0}};
+        if (ch->tree_head == NULL
+            || treehead_decode(ch->tree_head->statement.data,
+                   ch->tree_head->statement.len, &th, &ignore) != 0)
+            continue;
+        if (th.size < new_th.size)
+            pr = s_log_call(self, th.size, 0, &ignore);
+        if (member_check_cosigned(self, ch, reply->log->tree_head,
+                pr != NULL && pr->log->tree_head != NULL
+                        && pr->log->tree_head->statement.len
+                            == reply->log->tree_head->statement.len
+                        && memcmp(pr->log->tree_head->statement.data,
+                               reply->log->tree_head->statement.data,
+                               reply->log->tree_head->statement.len) == 0
+                    ? &pr->log->consistency
+                    : NULL,
+                err) != 0) {
+            rep->forks++;
+            if (pr != NULL)
+                protobuf_c_message_free_unpacked(&pr->base, NULL);
+            goto done;
+        }
+        if (pr != NULL)
+            protobuf_c_message_free_unpacked(&pr->base, NULL);
+    }
+    rc = 0;
+done:
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(&reply->base, NULL);
+    if (old_s != NULL)
+        csbm__signed__free_unpacked(old_s, NULL);
+    free(ob);
+    return rc;
+}
+
+int
+member_export_receipt(mailbox_t *mb, const uint8_t id[ENVELOPE_ID_BYTES],
+    uint8_t **out, size_t *out_len, errbuf_t *err)
+{
+    uint8_t *r = NULL, *ip = NULL;
+    size_t   rl = 0, il = 0;
+    int      found = mailbox_outbox_receipt_parts(mb, id, &r, &rl, &ip, &il,
+        err);
+
+    *out = NULL;
+    *out_len = 0;
+    if (found == 1 && receipt_file_pack(r, rl, ip, il, out, out_len, err) != 0)
+        found = -1;
+    free(r);
+    free(ip);
+    return found;
 }
 
 /* -------------------------------------------------------------- inbox --- */

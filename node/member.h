@@ -26,6 +26,7 @@
 #include "node/mailbox.h"
 #include "proto/errbuf.h"
 #include "proto/package.pb-c.h"
+#include "proto/wire.pb-c.h"
 
 #define MEMBER_DEFAULT_DATA        "csbm-node.db"
 #define MEMBER_DEFAULT_TIMEOUT_MS  10000
@@ -127,12 +128,25 @@ int member_sync(member_t *self, int respect_backoff,
     member_delivery_fn on_delivery, void *ctx, member_sync_report_t *rep,
     errbuf_t *err) __attribute__((warn_unused_result));
 
+/* What a check of the hub's log found (member_log_check). */
+typedef struct {
+    int      checked;      /* the hub's newest head was verified */
+    uint64_t old_size;     /* the newest head known before (0: none) */
+    uint64_t new_size;
+    int      inconsistent; /* evidence was recorded: see the store */
+    int      cosigned;     /* this node cosigned the new head */
+    uint32_t witnesses;    /* cosignatures of that head at the hub */
+    int      witnessed;    /* ... at least the hub's quorum */
+    size_t   forks;        /* cosigned heads that contradict ours */
+} member_log_report_t;
+
 typedef struct {
     size_t   received; /* items the hub sent */
     size_t   added;    /* new inbox entries */
     size_t   refused;  /* items that failed this node's checks */
     uint64_t cursor;   /* pull cursor afterwards */
     int      more;     /* the hub has more than was asked for */
+    member_log_report_t log; /* the log check after the pull */
 } member_pull_report_t;
 
 /* Called after each page is committed; and for each refused item with its
@@ -148,6 +162,38 @@ typedef void (*member_pull_fn)(const member_pull_report_t *so_far,
  * hub did not answer or answered wrongly (what was committed stays). */
 int member_pull(member_t *self, size_t max, member_pull_fn progress,
     void *ctx, member_pull_report_t *rep, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* Check the hub's log: ask for its newest signed tree head and the
+ * consistency proof from the newest head this node verified before, and
+ * verify both; remember the new head. If a signing key was given
+ * (member_set_witness_key), cosign the verified head and send the
+ * cosignature. Then check the cosigned heads the hub serves against our
+ * own. A head that is not an extension of the old one, or a cosigned head
+ * that contradicts ours, is stored in the mailbox with the old head as
+ * evidence, and the call fails with a message naming both heads. Returns
+ * 0, or -1 with err. member_pull runs it after every pull. */
+int member_log_check(member_t *self, member_log_report_t *rep, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* Check one cosigned head against own (a head this node verified); proof
+ * is the consistency proof from the smaller to the bigger of the two if
+ * the sizes differ (NULL: none at hand). Only heads signed by the hub and
+ * cosigned validly by another member count. 0 if nothing contradicts,
+ * -1 with err after recording the evidence. */
+int member_check_cosigned(member_t *self, const Csbm__CosignedHead *ch,
+    const Csbm__Signed *own, const ProtobufCBinaryData *proof, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* Cosign the heads this node verifies with this KEYS_SIGN key (takes it;
+ * NULL: stop cosigning). */
+void member_set_witness_key(member_t *self, keys_secret_t **sign_key);
+
+/* A delivered package's receipt as a self-contained file (a serialized
+ * csbm.ReceiptFile: the receipt and its inclusion proof). 1 with *out
+ * (caller frees), 0 if the receipt or its proof is not stored, -1. */
+int member_export_receipt(mailbox_t *mb, const uint8_t id[ENVELOPE_ID_BYTES],
+    uint8_t **out, size_t *out_len, errbuf_t *err)
     __attribute__((warn_unused_result));
 
 /* Verify and decrypt an inbox package (by id or unique id prefix) with the
@@ -174,5 +220,7 @@ int cmd_pull(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
 int cmd_inbox(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+/* node/cmd_receipt.c */
+int cmd_verify_receipt(int argc, char **argv);
 
 #endif
