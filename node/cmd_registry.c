@@ -26,9 +26,9 @@
 #include "node/cli.h"
 
 #define S_DEFAULT_REGISTRY "registry.bin"
-#define S_DEFAULT_ROOT     "root.pem"
-#define S_DEFAULT_DAYS     365 /* a member certificate */
-#define S_DAY              86400
+#define S_DEFAULT_ROOT "root.pem"
+#define S_DEFAULT_DAYS 365 /* a member certificate */
+#define S_DAY 86400
 
 /* Option bits: which options were given, which a verb accepts. */
 enum {
@@ -107,29 +107,48 @@ static const struct {
     const char *name;
     const char *help;
 } s_opts[] = {
-    {O_STATE, "--state", "  --state ID            state code (ISO 3166-1 alpha-3, e.g. ARG) or hub\n"},
-    {O_REQUEST, "--request", "  --request FILE.req    the member's enrollment request (csbm enroll)\n"},
-    {O_NAME, "--name", "  --name TEXT           display name (default: the state code)\n"},
-    {O_FROM, "--from", "  --from TIME           certificate valid from TIME (default now)\n"},
-    {O_AT, "--at", "  --at TIME             when it takes effect (default now)\n"},
-    {O_SINCE, "--since", "  --since TIME          status effective from TIME (default now)\n"},
-    {O_UNTIL, "--until", "  --until TIME          certificate valid until TIME\n"},
-    {O_DAYS, "--days", "  --days N              validity in days (member certificate: 365, cut\n"
-                       "                        to the root's end; root: 3650)\n"},
-    {O_KEY, "--key", "  --key ID              key id (32 hex digits, or a unique prefix of at\n"
-                     "                        least 8), or 'current'\n"},
-    {O_REASON, "--reason", "  --reason TEXT         why (recorded in the registry; required)\n"},
-    {O_OUTPUT, "--output", "  -o, --output FILE     where to write ('-' = standard output)\n"},
-    {O_REGISTRY, "--registry", "  --registry FILE       the registry (default $CSBM_REGISTRY or "
-                               S_DEFAULT_REGISTRY ")\n"},
-    {O_ROOT, "--root", "  --root CERT           the root certificate (default $CSBM_ROOT or "
-                       S_DEFAULT_ROOT ")\n"},
-    {O_STATE_FILE, "--registry-state", "  --registry-state F    also refuse a registry older than the one\n"
-                                       "                        recorded in F (and record this one)\n"},
-    {O_KEYS, "--keys", "  --keys DIR            key directory (default $CSBM_KEYS or ./keys);\n"
-                       "                        for the operator: the CA's (ca.sign.key)\n"},
-    {O_FED, "--federation", "  --federation NAME     federation name (1 to 56 bytes)\n"},
-    {O_PASS, "--passphrase-file", "  --passphrase-file F   passphrase file (else $CSBM_PASSPHRASE or a prompt)\n"},
+    {O_STATE, "--state",
+     "  --state ID            state code (ISO 3166-1 alpha-3, e.g. ARG) or "
+     "hub\n"},
+    {O_REQUEST, "--request",
+     "  --request FILE.req    the member's enrollment request (csbm enroll)\n"},
+    {O_NAME, "--name",
+     "  --name TEXT           display name (default: the state code)\n"},
+    {O_FROM, "--from",
+     "  --from TIME           certificate valid from TIME (default now)\n"},
+    {O_AT, "--at",
+     "  --at TIME             when it takes effect (default now)\n"},
+    {O_SINCE, "--since",
+     "  --since TIME          status effective from TIME (default now)\n"},
+    {O_UNTIL, "--until",
+     "  --until TIME          certificate valid until TIME\n"},
+    {O_DAYS, "--days",
+     "  --days N              validity in days (member certificate: 365, cut\n"
+     "                        to the root's end; root: 3650)\n"},
+    {O_KEY, "--key",
+     "  --key ID              key id (32 hex digits, or a unique prefix of at\n"
+     "                        least 8), or 'current'\n"},
+    {O_REASON, "--reason",
+     "  --reason TEXT         why (recorded in the registry; required)\n"},
+    {O_OUTPUT, "--output",
+     "  -o, --output FILE     where to write ('-' = standard output)\n"},
+    {O_REGISTRY, "--registry",
+     "  --registry FILE       the registry (default $CSBM_REGISTRY "
+     "or " S_DEFAULT_REGISTRY ")\n"},
+    {O_ROOT, "--root",
+     "  --root CERT           the root certificate (default $CSBM_ROOT "
+     "or " S_DEFAULT_ROOT ")\n"},
+    {O_STATE_FILE, "--registry-state",
+     "  --registry-state F    also refuse a registry older than the one\n"
+     "                        recorded in F (and record this one)\n"},
+    {O_KEYS, "--keys",
+     "  --keys DIR            key directory (default $CSBM_KEYS or ./keys);\n"
+     "                        for the operator: the CA's (ca.sign.key)\n"},
+    {O_FED, "--federation",
+     "  --federation NAME     federation name (1 to 56 bytes)\n"},
+    {O_PASS, "--passphrase-file",
+     "  --passphrase-file F   passphrase file (else $CSBM_PASSPHRASE or a "
+     "prompt)\n"},
     {O_JSON, "--json", "  --json                machine-readable output\n"},
 };
 
@@ -143,9 +162,10 @@ s_verb_usage(const s_verb_t *v, FILE *out)
         if (v->allowed & s_opts[i].bit)
             fputs(s_opts[i].help, out);
     fprintf(out,
-        "\nTimes are 'now' or RFC 3339 UTC, e.g. 2026-03-01T00:00:00Z.\n"
-        "Exit status: 0 success, 1 refused or not valid, 2 usage or system "
-        "error.\n\nExamples:\n%s", v->examples);
+            "\nTimes are 'now' or RFC 3339 UTC, e.g. 2026-03-01T00:00:00Z.\n"
+            "Exit status: 0 success, 1 refused or not valid, 2 usage or system "
+            "error.\n\nExamples:\n%s",
+            v->examples);
 }
 
 static int
@@ -164,7 +184,7 @@ s_days(const char *arg, long lo, long hi, long *out)
  * 1 help printed, 0 go on. */
 static int
 s_parse(int argc, char **argv, const char *group, const s_verb_t *v,
-    s_args_t *a)
+        s_args_t *a)
 {
     unsigned bit;
     int      opt;
@@ -173,45 +193,95 @@ s_parse(int argc, char **argv, const char *group, const s_verb_t *v,
     memset(a, 0, sizeof *a);
     a->key_dir = getenv("CSBM_KEYS") ? getenv("CSBM_KEYS") : "keys";
     a->federation = getenv("CSBM_FEDERATION");
-    a->registry = getenv("CSBM_REGISTRY") ? getenv("CSBM_REGISTRY")
-                                          : S_DEFAULT_REGISTRY;
+    a->registry =
+        getenv("CSBM_REGISTRY") ? getenv("CSBM_REGISTRY") : S_DEFAULT_REGISTRY;
     a->root = getenv("CSBM_ROOT") ? getenv("CSBM_ROOT") : S_DEFAULT_ROOT;
     a->now = (int64_t)time(NULL);
     optind = 1;
     while ((opt = getopt_long(argc, argv, "ho:", s_longopts, NULL)) != -1) {
         switch (opt) {
-        case 'h': s_verb_usage(v, stdout); return 1;
-        case 'K': a->key_dir = optarg; bit = O_KEYS; break;
-        case 'P': a->passphrase_file = optarg; bit = O_PASS; break;
-        case 'F': a->federation = optarg; bit = O_FED; break;
-        case 'j': a->json = 1; bit = O_JSON; break;
-        case CLI_OPT_REGISTRY: a->registry = optarg; bit = O_REGISTRY; break;
-        case CLI_OPT_ROOT: a->root = optarg; bit = O_ROOT; break;
+        case 'h':
+            s_verb_usage(v, stdout);
+            return 1;
+        case 'K':
+            a->key_dir = optarg;
+            bit = O_KEYS;
+            break;
+        case 'P':
+            a->passphrase_file = optarg;
+            bit = O_PASS;
+            break;
+        case 'F':
+            a->federation = optarg;
+            bit = O_FED;
+            break;
+        case 'j':
+            a->json = 1;
+            bit = O_JSON;
+            break;
+        case CLI_OPT_REGISTRY:
+            a->registry = optarg;
+            bit = O_REGISTRY;
+            break;
+        case CLI_OPT_ROOT:
+            a->root = optarg;
+            bit = O_ROOT;
+            break;
         case CLI_OPT_REGISTRY_STATE:
             a->state_file = optarg;
             bit = O_STATE_FILE;
             break;
-        case 's': a->state = optarg; bit = O_STATE; break;
-        case 'q': a->request = optarg; bit = O_REQUEST; break;
-        case 'n': a->name = optarg; bit = O_NAME; break;
-        case 'f': a->from = optarg; bit = O_FROM; break;
-        case 'u': a->until = optarg; bit = O_UNTIL; break;
-        case 't': a->at = optarg; bit = O_AT; break;
-        case 'S': a->since = optarg; bit = O_SINCE; break;
-        case 'k': a->key = optarg; bit = O_KEY; break;
-        case 'r': a->reason = optarg; bit = O_REASON; break;
-        case 'o': a->output = optarg; bit = O_OUTPUT; break;
+        case 's':
+            a->state = optarg;
+            bit = O_STATE;
+            break;
+        case 'q':
+            a->request = optarg;
+            bit = O_REQUEST;
+            break;
+        case 'n':
+            a->name = optarg;
+            bit = O_NAME;
+            break;
+        case 'f':
+            a->from = optarg;
+            bit = O_FROM;
+            break;
+        case 'u':
+            a->until = optarg;
+            bit = O_UNTIL;
+            break;
+        case 't':
+            a->at = optarg;
+            bit = O_AT;
+            break;
+        case 'S':
+            a->since = optarg;
+            bit = O_SINCE;
+            break;
+        case 'k':
+            a->key = optarg;
+            bit = O_KEY;
+            break;
+        case 'r':
+            a->reason = optarg;
+            bit = O_REASON;
+            break;
+        case 'o':
+            a->output = optarg;
+            bit = O_OUTPUT;
+            break;
         case 'd':
             if (s_days(optarg, 1, X509_MAX_DAYS, &a->days) != 0) {
                 cli_error("--days %s: give a number of days, 1 to %d", optarg,
-                    X509_MAX_DAYS);
+                          X509_MAX_DAYS);
                 return -1;
             }
             bit = O_DAYS;
             break;
         default:
             fprintf(stderr, "Run 'csbm %s%s%s --help' for the options.\n",
-                group ? group : "", group ? " " : "", v->name);
+                    group ? group : "", group ? " " : "", v->name);
             return -1;
         }
         if (!(v->allowed & bit)) {
@@ -219,9 +289,9 @@ s_parse(int argc, char **argv, const char *group, const s_verb_t *v,
                 if (s_opts[i].bit == bit)
                     break;
             cli_error("%s%s%s does not take %s; see its --help",
-                group ? group : "", group ? " " : "", v->name,
-                i < sizeof s_opts / sizeof s_opts[0] ? s_opts[i].name
-                                                     : "that option");
+                      group ? group : "", group ? " " : "", v->name,
+                      i < sizeof s_opts / sizeof s_opts[0] ? s_opts[i].name
+                                                           : "that option");
             return -1;
         }
         a->given |= bit;
@@ -229,7 +299,7 @@ s_parse(int argc, char **argv, const char *group, const s_verb_t *v,
     for (i = 0; i < sizeof s_opts / sizeof s_opts[0]; i++)
         if ((v->required & s_opts[i].bit) && !(a->given & s_opts[i].bit)) {
             cli_error("%s%s%s needs %s", group ? group : "", group ? " " : "",
-                v->name, s_opts[i].name);
+                      v->name, s_opts[i].name);
             s_verb_usage(v, stderr);
             return -1;
         }
@@ -237,7 +307,7 @@ s_parse(int argc, char **argv, const char *group, const s_verb_t *v,
     a->pos = argv + optind;
     if (a->npos < v->min_pos || a->npos > v->max_pos) {
         cli_error("%s%s%s: wrong number of arguments", group ? group : "",
-            group ? " " : "", v->name);
+                  group ? " " : "", v->name);
         s_verb_usage(v, stderr);
         return -1;
     }
@@ -247,7 +317,8 @@ s_parse(int argc, char **argv, const char *group, const s_verb_t *v,
     }
     if ((a->given & O_STATE) && !x509_id_valid(a->state)) {
         cli_error("--state %s: not an identity; use an ISO 3166-1 alpha-3 "
-            "code in capitals such as ARG, or hub", a->state);
+                  "code in capitals such as ARG, or hub",
+                  a->state);
         return -1;
     }
     return 0;
@@ -288,8 +359,7 @@ s_passphrase(const s_args_t *a, int confirm, size_t *len, errbuf_t *err)
         errbuf_set(err, "out of memory");
         return NULL;
     }
-    if (keys_passphrase_get(a->passphrase_file, confirm, pass, len, err)
-        != 0) {
+    if (keys_passphrase_get(a->passphrase_file, confirm, pass, len, err) != 0) {
         sodium_memzero(pass, KEYS_PASSPHRASE_MAX + 1);
         sodium_free(pass);
         return NULL;
@@ -318,7 +388,8 @@ s_ca_load(const s_args_t *a)
 
     if (!s_is_file(a->root)) {
         cli_error("%s: no root certificate; pass --root CERT (the file "
-            "'csbm ca init' wrote)", a->root);
+                  "'csbm ca init' wrote)",
+                  a->root);
         return NULL;
     }
     if ((pass = s_passphrase(a, 0, &len, &err)) != NULL)
@@ -326,7 +397,8 @@ s_ca_load(const s_args_t *a)
     s_passphrase_free(pass);
     if (ca == NULL)
         cli_error("the CA: %s (the CA's key directory is --keys DIR, "
-            "holding ca.sign.key)", err.msg);
+                  "holding ca.sign.key)",
+                  err.msg);
     return ca;
 }
 
@@ -334,20 +406,22 @@ s_ca_load(const s_args_t *a)
  * roll-back protection. NULL after printing why; *rc is the exit code. */
 static registry_t *
 s_registry_load(const s_args_t *a, const char *path, const char *state_file,
-    int *rc)
+                int *rc)
 {
     errbuf_t    err = {{0}};
     registry_t *reg = NULL;
 
     if (!s_is_file(path)) {
         cli_error("%s: no registry here; pass --registry FILE (the operator "
-            "creates one with 'csbm registry init')", path);
+                  "creates one with 'csbm registry init')",
+                  path);
         *rc = CLI_ERROR;
         return NULL;
     }
     if (!s_is_file(a->root)) {
         cli_error("%s: no root certificate; pass --root CERT (from the "
-            "operator)", a->root);
+                  "operator)",
+                  a->root);
         *rc = CLI_ERROR;
         return NULL;
     }
@@ -389,9 +463,9 @@ s_member_find(json_t *root, const char *state)
 
     if (strcmp(state, X509_HUB_ID) == 0)
         return json_is_object(hub) ? hub : NULL;
-    json_array_foreach(json_object_get(root, "members"), i, m) {
-        if (strcmp(json_string_value(json_object_get(m, "state")), state)
-            == 0)
+    json_array_foreach(json_object_get(root, "members"), i, m)
+    {
+        if (strcmp(json_string_value(json_object_get(m, "state")), state) == 0)
             return m;
     }
     return NULL;
@@ -414,9 +488,9 @@ s_report(const s_args_t *a, const char *what, json_t *extra)
         json_t *o = extra != NULL ? extra : json_object();
         json_object_set_new(o, "registry", json_string(a->registry));
         json_object_set_new(o, "federation",
-            json_string(registry_federation(reg)));
+                            json_string(registry_federation(reg)));
         json_object_set_new(o, "version",
-            json_integer((json_int_t)registry_version(reg)));
+                            json_integer((json_int_t)registry_version(reg)));
         json_object_set_new(o, "issued_at", json_string(t));
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
@@ -424,9 +498,9 @@ s_report(const s_args_t *a, const char *what, json_t *extra)
     } else {
         printf("%s\n%s: version %llu of the registry of %s, issued %s, %zu "
                "member%s; publish it to the members and the hub\n",
-            what, a->registry, (unsigned long long)registry_version(reg),
-            registry_federation(reg), t, registry_member_count(reg),
-            registry_member_count(reg) == 1 ? "" : "s");
+               what, a->registry, (unsigned long long)registry_version(reg),
+               registry_federation(reg), t, registry_member_count(reg),
+               registry_member_count(reg) == 1 ? "" : "s");
         json_decref(extra);
     }
     registry_destroy(&reg);
@@ -443,14 +517,17 @@ s_request_check(const s_args_t *a, x509_identity_t *id, int *rc)
 
     if (stat(a->request, &st) != 0 || !S_ISREG(st.st_mode)) {
         cli_error("%s: cannot read the enrollment request (%s); the member "
-            "makes it with 'csbm enroll --state %s'", a->request,
-            S_ISDIR(st.st_mode) ? "a directory" : strerror(errno), a->state);
+                  "makes it with 'csbm enroll --state %s'",
+                  a->request,
+                  S_ISDIR(st.st_mode) ? "a directory" : strerror(errno),
+                  a->state);
         *rc = CLI_ERROR;
         return -1;
     }
     if (x509_request_check_file(a->request, a->state, id, &err) != 0) {
         cli_error("refused: %s; ask %s for a new request made with "
-            "'csbm enroll --state %s'", err.msg, a->state, a->state);
+                  "'csbm enroll --state %s'",
+                  err.msg, a->state, a->state);
         *rc = CLI_REJECTED;
         return -1;
     }
@@ -460,8 +537,7 @@ s_request_check(const s_args_t *a, x509_identity_t *id, int *rc)
 /* The end of a new member certificate starting at from: --until, else
  * from + --days, else from + S_DEFAULT_DAYS cut to the root's end. */
 static int
-s_not_after(const s_args_t *a, const x509_ca_t *ca, int64_t from,
-    int64_t *out)
+s_not_after(const s_args_t *a, const x509_ca_t *ca, int64_t from, int64_t *out)
 {
     int64_t  nb, na;
     errbuf_t err = {{0}};
@@ -489,8 +565,7 @@ s_fingerprint(X509 *cert, char out[96])
     if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
         return;
     for (i = 0; i < n; i++)
-        p += (size_t)snprintf(out + p, 96 - p, "%s%02X", i ? ":" : "",
-            md[i]);
+        p += (size_t)snprintf(out + p, 96 - p, "%s%02X", i ? ":" : "", md[i]);
 }
 
 /* ------------------------------------------------------------- ca --- */
@@ -513,8 +588,8 @@ s_ca_init(s_args_t *a)
     }
     if (!x509_federation_valid(a->federation)) {
         cli_error("--federation \"%s\": use 1 to %d bytes of UTF-8 text "
-            "without control characters or outer spaces", a->federation,
-            X509_FEDERATION_MAX);
+                  "without control characters or outer spaces",
+                  a->federation, X509_FEDERATION_MAX);
         return CLI_ERROR;
     }
     if (a->output != NULL)
@@ -525,7 +600,7 @@ s_ca_init(s_args_t *a)
     }
     fprintf(stderr, "csbm: deriving the key-file key (Argon2id)...\n");
     rc = x509_ca_create(a->key_dir, a->federation, (int)days, pass, len,
-        a->root, &err);
+                        a->root, &err);
     s_passphrase_free(pass);
     if (rc != 0) {
         cli_error("%s", err.msg);
@@ -539,8 +614,8 @@ s_ca_init(s_args_t *a)
     X509_free(root);
     if (a->json) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "federation",
-            a->federation, "root", a->root, "key", a->key_dir, "not_after",
-            t, "sha256", fp);
+                              a->federation, "root", a->root, "key", a->key_dir,
+                              "not_after", t, "sha256", fp);
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(o);
@@ -552,7 +627,7 @@ s_ca_init(s_args_t *a)
            "  SHA-256 %s\n"
            "Give %s to every member and the hub (they should compare the\n"
            "fingerprint by another channel), then: csbm registry init\n",
-        a->federation, a->key_dir, a->root, t, fp, a->root);
+           a->federation, a->key_dir, a->root, t, fp, a->root);
     return CLI_OK;
 }
 
@@ -571,9 +646,9 @@ s_ca_show(s_args_t *a)
         cli_error("%s: no root certificate here; pass --root CERT", a->root);
         return CLI_ERROR;
     }
-    if (x509_root_load(a->root, &root, &err) != 0
-        || x509_root_check(root, fed, pk, &err) != 0
-        || x509_cert_times(root, &nb, &na, &err) != 0) {
+    if (x509_root_load(a->root, &root, &err) != 0 ||
+        x509_root_check(root, fed, pk, &err) != 0 ||
+        x509_cert_times(root, &nb, &na, &err) != 0) {
         X509_free(root);
         cli_error("%s: NOT a valid root certificate: %s", a->root, err.msg);
         return CLI_REJECTED;
@@ -583,35 +658,36 @@ s_ca_show(s_args_t *a)
     cli_format_time(nb, t1);
     cli_format_time(na, t2);
     if (a->json) {
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "root", a->root,
-            "federation", fed, "not_before", t1, "not_after", t2, "sha256",
-            fp);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:s,s:s}", "root", a->root, "federation",
+                      fed, "not_before", t1, "not_after", t2, "sha256", fp);
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(o);
     } else {
         printf("%s: root CA of %s\n  valid    %s .. %s\n  SHA-256  %s\n",
-            a->root, fed, t1, t2, fp);
+               a->root, fed, t1, t2, fp);
     }
     return CLI_OK;
 }
 
 static const s_verb_t s_ca_verbs[] = {
     {"init", O_KEYS | O_PASS | O_FED | O_ROOT | O_OUTPUT | O_DAYS | O_JSON,
-        O_FED, 0, 0, s_ca_init,
-        "csbm ca init --federation NAME [--keys DIR] [--root CERT] [--days N]\n"
-        "                    [--passphrase-file F] [--json]",
-        "Create the federation's root certificate authority, once: a new\n"
-        "'ca' identity in DIR (its signing key, passphrase-encrypted, mode\n"
-        "0600) and the self-signed root certificate CERT (default root.pem),\n"
-        "valid for N days (default 3650). An existing CERT is refused.\n",
-        "  csbm ca init --federation \"OAS-CSBM\" --keys ca-keys --root root.pem\n"
-        "  CSBM_PASSPHRASE=... csbm ca init --federation Test --keys ca --days 30\n"},
+     O_FED, 0, 0, s_ca_init,
+     "csbm ca init --federation NAME [--keys DIR] [--root CERT] [--days N]\n"
+     "                    [--passphrase-file F] [--json]",
+     "Create the federation's root certificate authority, once: a new\n"
+     "'ca' identity in DIR (its signing key, passphrase-encrypted, mode\n"
+     "0600) and the self-signed root certificate CERT (default root.pem),\n"
+     "valid for N days (default 3650). An existing CERT is refused.\n",
+     "  csbm ca init --federation \"OAS-CSBM\" --keys ca-keys --root root.pem\n"
+     "  CSBM_PASSPHRASE=... csbm ca init --federation Test --keys ca --days "
+     "30\n"},
     {"show", O_ROOT | O_JSON, 0, 0, 1, s_ca_show,
-        "csbm ca show [--root CERT | CERT] [--json]",
-        "Check a root certificate and show its federation, validity and\n"
-        "SHA-256 fingerprint (to compare with the operator's by phone).\n",
-        "  csbm ca show --root root.pem\n"},
+     "csbm ca show [--root CERT | CERT] [--json]",
+     "Check a root certificate and show its federation, validity and\n"
+     "SHA-256 fingerprint (to compare with the operator's by phone).\n",
+     "  csbm ca show --root root.pem\n"},
 };
 
 /* ---------------------------------------------------------- enroll --- */
@@ -629,8 +705,8 @@ s_enroll(s_args_t *a)
 
     if ((a->given & O_ROOT) || getenv("CSBM_ROOT") != NULL) {
         X509 *root = NULL;
-        if (x509_root_load(a->root, &root, &err) != 0
-            || x509_root_check(root, fed, pk, &err) != 0) {
+        if (x509_root_load(a->root, &root, &err) != 0 ||
+            x509_root_check(root, fed, pk, &err) != 0) {
             X509_free(root);
             cli_error("%s: %s", a->root, err.msg);
             return CLI_ERROR;
@@ -638,12 +714,13 @@ s_enroll(s_args_t *a)
         X509_free(root);
         if (a->federation != NULL && strcmp(a->federation, fed) != 0) {
             cli_error("--federation \"%s\" is not the federation of %s "
-                "(\"%s\"); drop one of them", a->federation, a->root, fed);
+                      "(\"%s\"); drop one of them",
+                      a->federation, a->root, fed);
             return CLI_ERROR;
         }
     } else {
         snprintf(fed, sizeof fed, "%s",
-            a->federation ? a->federation : CLI_DEFAULT_FEDERATION);
+                 a->federation ? a->federation : CLI_DEFAULT_FEDERATION);
     }
     if (!x509_federation_valid(fed)) {
         cli_error("--federation \"%s\": not a federation name", fed);
@@ -661,20 +738,21 @@ s_enroll(s_args_t *a)
     s_passphrase_free(pass);
     if (rc != 0) {
         cli_error("%s (the keys come from 'csbm keygen --state %s --keys "
-            "%s')", err.msg, a->state, a->key_dir);
+                  "%s')",
+                  err.msg, a->state, a->key_dir);
         return CLI_ERROR;
     }
     if (strcmp(out, "-") == 0)
         return CLI_OK;
     if (x509_request_check_file(out, a->state, &id, &err) != 0) {
         cli_error("%s: the request just written does not check: %s", out,
-            err.msg);
+                  err.msg);
         return CLI_ERROR;
     }
     keys_id_hex(id.pub.sign_key_id, hex);
     if (a->json) {
         json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "state", a->state,
-            "federation", fed, "request", out, "key_id", hex);
+                              "federation", fed, "request", out, "key_id", hex);
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(o);
@@ -682,14 +760,18 @@ s_enroll(s_args_t *a)
         printf("wrote %s: enrollment request of %s for %s, signing key %s\n"
                "Send it to the operator, who runs:\n"
                "  csbm registry add --state %s --request %s\n",
-            out, a->state, fed, hex, a->state, out);
+               out, a->state, fed, hex, a->state, out);
     }
     return CLI_OK;
 }
 
-static const s_verb_t s_enroll_verb = {"enroll",
-    O_STATE | O_KEYS | O_PASS | O_FED | O_ROOT | O_OUTPUT | O_JSON, O_STATE,
-    0, 0, s_enroll,
+static const s_verb_t s_enroll_verb = {
+    "enroll",
+    O_STATE | O_KEYS | O_PASS | O_FED | O_ROOT | O_OUTPUT | O_JSON,
+    O_STATE,
+    0,
+    0,
+    s_enroll,
     "csbm enroll --state ID [--keys DIR] [--root CERT | --federation NAME]\n"
     "                   [-o FILE.req] [--passphrase-file F] [--json]",
     "Make this state's (or the hub's) enrollment request from its existing\n"
@@ -711,7 +793,8 @@ s_reg_init(s_args_t *a)
     int        rc;
 
     if (s_is_file(a->registry)) {
-        cli_error("%s: a registry exists already; edit it with 'csbm "
+        cli_error(
+            "%s: a registry exists already; edit it with 'csbm "
             "registry add|rotate|revoke|status', or choose another --registry",
             a->registry);
         return CLI_REJECTED;
@@ -734,13 +817,14 @@ s_need_registry(const s_args_t *a)
     if (s_is_file(a->registry))
         return 0;
     cli_error("%s: no registry here; create it with 'csbm registry init' "
-        "or pass --registry FILE", a->registry);
+              "or pass --registry FILE",
+              a->registry);
     return -1;
 }
 
 static json_t *
 s_key_json(const s_args_t *a, const x509_identity_t *id, int64_t from,
-    int64_t until)
+           int64_t until)
 {
     char hex[33], t1[32], t2[32];
 
@@ -748,7 +832,7 @@ s_key_json(const s_args_t *a, const x509_identity_t *id, int64_t from,
     cli_format_time(from, t1);
     cli_format_time(until, t2);
     return json_pack("{s:s,s:s,s:s,s:s}", "state", a->state, "key_id", hex,
-        "valid_from", t1, "valid_until", t2);
+                     "valid_from", t1, "valid_until", t2);
 }
 
 static int
@@ -767,7 +851,8 @@ s_reg_add(s_args_t *a)
         return CLI_ERROR;
     if (a->name != NULL && !x509_text_valid(a->name, REGISTRY_NAME_MAX)) {
         cli_error("--name: 1 to %d bytes of text without control "
-            "characters or outer spaces", REGISTRY_NAME_MAX);
+                  "characters or outer spaces",
+                  REGISTRY_NAME_MAX);
         return CLI_ERROR;
     }
     if (s_need_registry(a) != 0 || (ca = s_ca_load(a)) == NULL)
@@ -777,7 +862,7 @@ s_reg_add(s_args_t *a)
         return CLI_ERROR;
     }
     rc = registry_add_member(a->registry, ca, a->state, a->name, a->request,
-        from, until, a->now, &err);
+                             from, until, a->now, &err);
     x509_ca_destroy(&ca);
     if (rc != 0) {
         cli_error("refused: %s", err.msg);
@@ -786,9 +871,11 @@ s_reg_add(s_args_t *a)
     keys_id_hex(id.pub.sign_key_id, hex);
     cli_format_time(from, t1);
     cli_format_time(until, t2);
-    snprintf(msg, sizeof msg, "enrolled %s%s%s%s: key %s, certificate valid "
-        "%s .. %s", a->state, a->name ? " (" : "", a->name ? a->name : "",
-        a->name ? ")" : "", hex, t1, t2);
+    snprintf(msg, sizeof msg,
+             "enrolled %s%s%s%s: key %s, certificate valid "
+             "%s .. %s",
+             a->state, a->name ? " (" : "", a->name ? a->name : "",
+             a->name ? ")" : "", hex, t1, t2);
     return s_report(a, msg, s_key_json(a, &id, from, until));
 }
 
@@ -813,7 +900,7 @@ s_reg_rotate(s_args_t *a)
         return CLI_ERROR;
     }
     rc = registry_rotate(a->registry, ca, a->state, a->request, at, until,
-        a->now, &err);
+                         a->now, &err);
     x509_ca_destroy(&ca);
     if (rc != 0) {
         cli_error("refused: %s", err.msg);
@@ -822,9 +909,10 @@ s_reg_rotate(s_args_t *a)
     keys_id_hex(id.pub.sign_key_id, hex);
     cli_format_time(at, t1);
     cli_format_time(until, t2);
-    snprintf(msg, sizeof msg, "rotated %s to key %s from %s (valid until "
-        "%s); its previous keys are retired from then on", a->state, hex, t1,
-        t2);
+    snprintf(msg, sizeof msg,
+             "rotated %s to key %s from %s (valid until "
+             "%s); its previous keys are retired from then on",
+             a->state, hex, t1, t2);
     return s_report(a, msg, s_key_json(a, &id, at, until));
 }
 
@@ -843,9 +931,11 @@ s_resolve_key(const s_args_t *a, char hex[33])
             if (!strchr("0123456789abcdef", a->key[i]))
                 break;
         if (i != n || n < 8 || n > 32) {
-            cli_error("--key %s: give the key id (32 lower-case hex digits, "
+            cli_error(
+                "--key %s: give the key id (32 lower-case hex digits, "
                 "or a unique prefix of at least 8, as 'csbm registry show "
-                "--state %s' lists them) or 'current'", a->key, a->state);
+                "--state %s' lists them) or 'current'",
+                a->key, a->state);
             return CLI_ERROR;
         }
         if (n == 32) {
@@ -866,7 +956,8 @@ s_resolve_key(const s_args_t *a, char hex[33])
         cli_error("%s is not in the registry %s", a->state, a->registry);
         return CLI_REJECTED;
     }
-    json_array_foreach(json_object_get(m, "keys"), i, k) {
+    json_array_foreach(json_object_get(m, "keys"), i, k)
+    {
         const char *id = json_string_value(json_object_get(k, "key_id"));
         const char *st = json_string_value(json_object_get(k, "key_state"));
         if (id == NULL || st == NULL)
@@ -882,8 +973,9 @@ s_resolve_key(const s_args_t *a, char hex[33])
     json_decref(root);
     if (found == NULL || (!current && matches != 1)) {
         cli_error("--key %s: %s of %s in %s; see 'csbm registry show --state "
-            "%s'", a->key, found == NULL ? "no such key" : "more than one key",
-            a->state, a->registry, a->state);
+                  "%s'",
+                  a->key, found == NULL ? "no such key" : "more than one key",
+                  a->state, a->registry, a->state);
         return CLI_REJECTED;
     }
     return CLI_OK;
@@ -902,7 +994,8 @@ s_reg_revoke(s_args_t *a)
         return CLI_ERROR;
     if (a->reason[0] == '\0' || strlen(a->reason) > REGISTRY_REASON_MAX) {
         cli_error("--reason: say why in 1 to %d bytes, e.g. \"key "
-            "compromised\"", REGISTRY_REASON_MAX);
+                  "compromised\"",
+                  REGISTRY_REASON_MAX);
         return CLI_ERROR;
     }
     if (s_need_registry(a) != 0)
@@ -911,18 +1004,21 @@ s_reg_revoke(s_args_t *a)
         return rc;
     if ((ca = s_ca_load(a)) == NULL)
         return CLI_ERROR;
-    rc = registry_revoke(a->registry, ca, a->state, hex, at, a->reason,
-        a->now, &err);
+    rc = registry_revoke(a->registry, ca, a->state, hex, at, a->reason, a->now,
+                         &err);
     x509_ca_destroy(&ca);
     if (rc != 0) {
         cli_error("refused: %s", err.msg);
         return CLI_REJECTED;
     }
     cli_format_time(at, t);
-    snprintf(msg, sizeof msg, "revoked %s key %s from %s (%s): packages it "
-        "signs from then on are refused", a->state, hex, t, a->reason);
-    return s_report(a, msg, json_pack("{s:s,s:s,s:s,s:s}", "state", a->state,
-        "key_id", hex, "revoked_at", t, "reason", a->reason));
+    snprintf(msg, sizeof msg,
+             "revoked %s key %s from %s (%s): packages it "
+             "signs from then on are refused",
+             a->state, hex, t, a->reason);
+    return s_report(a, msg,
+                    json_pack("{s:s,s:s,s:s,s:s}", "state", a->state, "key_id",
+                              hex, "revoked_at", t, "reason", a->reason));
 }
 
 static int
@@ -936,16 +1032,15 @@ s_reg_status(s_args_t *a)
     int               rc;
 
     if (registry_status_parse(a->pos[0], &st) != 0) {
-        cli_error("status '%s': say active, suspended or withdrawn",
-            a->pos[0]);
+        cli_error("status '%s': say active, suspended or withdrawn", a->pos[0]);
         return CLI_ERROR;
     }
     if (s_time_opt(a, "--since", a->since, &since) != 0)
         return CLI_ERROR;
     if (s_need_registry(a) != 0 || (ca = s_ca_load(a)) == NULL)
         return CLI_ERROR;
-    rc = registry_set_status(a->registry, ca, a->state, st, since, a->now,
-        &err);
+    rc =
+        registry_set_status(a->registry, ca, a->state, st, since, a->now, &err);
     x509_ca_destroy(&ca);
     if (rc != 0) {
         cli_error("refused: %s", err.msg);
@@ -953,9 +1048,10 @@ s_reg_status(s_args_t *a)
     }
     cli_format_time(since, t);
     snprintf(msg, sizeof msg, "%s is %s since %s", a->state,
-        registry_status_name(st), t);
-    return s_report(a, msg, json_pack("{s:s,s:s,s:s}", "state", a->state,
-        "status", registry_status_name(st), "status_since", t));
+             registry_status_name(st), t);
+    return s_report(a, msg,
+                    json_pack("{s:s,s:s,s:s}", "state", a->state, "status",
+                              registry_status_name(st), "status_since", t));
 }
 
 static int
@@ -989,8 +1085,8 @@ s_reg_show(s_args_t *a)
     }
     if ((m = s_member_find(root, a->state)) == NULL) {
         cli_error("%s is not in the registry %s; enroll it with 'csbm "
-            "registry add --state %s --request %s.req'", a->state,
-            a->registry, a->state, a->state);
+                  "registry add --state %s --request %s.req'",
+                  a->state, a->registry, a->state, a->state);
         json_decref(root);
         return CLI_REJECTED;
     }
@@ -999,24 +1095,25 @@ s_reg_show(s_args_t *a)
         putchar('\n');
     } else {
         printf("%s  %s\n  status   %s since %s\n", a->state,
-            json_string_value(json_object_get(m, "name")),
-            json_string_value(json_object_get(m, "status")),
-            json_string_value(json_object_get(m, "status_since")));
-        json_array_foreach(json_object_get(m, "keys"), i, k) {
+               json_string_value(json_object_get(m, "name")),
+               json_string_value(json_object_get(m, "status")),
+               json_string_value(json_object_get(m, "status_since")));
+        json_array_foreach(json_object_get(m, "keys"), i, k)
+        {
             const char *reason =
                 json_string_value(json_object_get(k, "reason"));
             json_t *ret = json_object_get(k, "retired_at");
             json_t *rev = json_object_get(k, "revoked_at");
             printf("  key %s  %s\n    certificate %s, %s .. %s\n"
                    "    valid from %s",
-                json_string_value(json_object_get(k, "key_id")),
-                json_string_value(json_object_get(k, "key_state")),
-                json_string_value(json_object_get(k, "serial")),
-                json_string_value(json_object_get(k, "not_before")),
-                json_string_value(json_object_get(k, "not_after")),
-                json_string_value(json_object_get(k, "valid_from"))
-                    ? json_string_value(json_object_get(k, "valid_from"))
-                    : json_string_value(json_object_get(k, "not_before")));
+                   json_string_value(json_object_get(k, "key_id")),
+                   json_string_value(json_object_get(k, "key_state")),
+                   json_string_value(json_object_get(k, "serial")),
+                   json_string_value(json_object_get(k, "not_before")),
+                   json_string_value(json_object_get(k, "not_after")),
+                   json_string_value(json_object_get(k, "valid_from"))
+                       ? json_string_value(json_object_get(k, "valid_from"))
+                       : json_string_value(json_object_get(k, "not_before")));
             if (json_is_string(ret))
                 printf(", retired at %s", json_string_value(ret));
             if (json_is_string(rev))
@@ -1039,7 +1136,8 @@ s_reg_verify(s_args_t *a)
     json_t     *o;
 
     if (!s_is_file(path) || !s_is_file(a->root)) {
-        cli_error("%s: no such file; pass the registry (FILE or --registry) "
+        cli_error(
+            "%s: no such file; pass the registry (FILE or --registry) "
             "and the root certificate (--root CERT) the operator published",
             s_is_file(path) ? a->root : path);
         return CLI_ERROR;
@@ -1047,7 +1145,7 @@ s_reg_verify(s_args_t *a)
     if (registry_load(path, a->root, a->state_file, &reg, &err) != 0) {
         if (a->json) {
             o = json_pack("{s:s,s:b,s:s}", "file", path, "valid", 0, "error",
-                err.msg);
+                          err.msg);
             json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             putchar('\n');
             json_decref(o);
@@ -1069,7 +1167,7 @@ s_reg_verify(s_args_t *a)
         json_decref(o);
     } else {
         printf("%s: VALID, signed by the root of %s\n", path,
-            registry_federation(reg));
+               registry_federation(reg));
         if (registry_list(reg, stdout, 0) != 0) {
             registry_destroy(&reg);
             return CLI_ERROR;
@@ -1093,7 +1191,7 @@ s_reg_request(s_args_t *a)
     if (x509_request_check_file(a->pos[0], a->state, &id, &err) != 0) {
         if (a->json) {
             json_t *o = json_pack("{s:s,s:b,s:s}", "file", a->pos[0], "valid",
-                0, "error", err.msg);
+                                  0, "error", err.msg);
             json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             putchar('\n');
             json_decref(o);
@@ -1107,9 +1205,9 @@ s_reg_request(s_args_t *a)
     cli_hex(id.pub.transport_pk, sizeof id.pub.transport_pk, tr);
     if (a->json) {
         json_t *o = json_pack("{s:s,s:b,s:s,s:s,s:s,s:s,s:s}", "file",
-            a->pos[0], "valid", 1, "state", id.pub.owner, "federation",
-            id.federation, "key_id", sign, "box_key_id", box, "transport_key",
-            tr);
+                              a->pos[0], "valid", 1, "state", id.pub.owner,
+                              "federation", id.federation, "key_id", sign,
+                              "box_key_id", box, "transport_key", tr);
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         putchar('\n');
         json_decref(o);
@@ -1117,87 +1215,88 @@ s_reg_request(s_args_t *a)
         printf("%s: valid enrollment request of %s for %s\n"
                "  signing key     %s\n  encryption key  %s\n"
                "  transport key   %s\n",
-            a->pos[0], id.pub.owner, id.federation, sign, box, tr);
+               a->pos[0], id.pub.owner, id.federation, sign, box, tr);
     }
     return CLI_OK;
 }
 
 static const s_verb_t s_reg_verbs[] = {
     {"init", O_CA, 0, 0, 0, s_reg_init,
-        "csbm registry init [--registry FILE] [--root CERT] [--keys CA-DIR]\n"
-        "                   [--passphrase-file F] [--json]",
-        "Create the registry, version 1, with no member, signed by the root\n"
-        "CA. An existing file is refused.\n",
-        "  csbm registry init --registry registry.bin --root root.pem "
-        "--keys ca-keys\n"},
+     "csbm registry init [--registry FILE] [--root CERT] [--keys CA-DIR]\n"
+     "                   [--passphrase-file F] [--json]",
+     "Create the registry, version 1, with no member, signed by the root\n"
+     "CA. An existing file is refused.\n",
+     "  csbm registry init --registry registry.bin --root root.pem "
+     "--keys ca-keys\n"},
     {"add", O_CA | O_STATE | O_REQUEST | O_NAME | O_FROM | O_UNTIL | O_DAYS,
-        O_STATE | O_REQUEST, 0, 0, s_reg_add,
-        "csbm registry add --state ID --request FILE.req [--name TEXT]\n"
-        "                  [--from TIME] [--until TIME | --days N] [CA options]",
-        "Enroll a member state (or the hub, --state hub): check its request,\n"
-        "issue its certificate, valid from --from for --days (default 365,\n"
-        "at most to the root's end) or --until, and add it, active from now,\n"
-        "as a new version of the registry.\n",
-        "  csbm registry add --state ARG --name Argentina --request ARG.req \\\n"
-        "      --registry registry.bin --root root.pem --keys ca-keys\n"
-        "  csbm registry add --state hub --request hub.req --days 730\n"},
+     O_STATE | O_REQUEST, 0, 0, s_reg_add,
+     "csbm registry add --state ID --request FILE.req [--name TEXT]\n"
+     "                  [--from TIME] [--until TIME | --days N] [CA options]",
+     "Enroll a member state (or the hub, --state hub): check its request,\n"
+     "issue its certificate, valid from --from for --days (default 365,\n"
+     "at most to the root's end) or --until, and add it, active from now,\n"
+     "as a new version of the registry.\n",
+     "  csbm registry add --state ARG --name Argentina --request ARG.req \\\n"
+     "      --registry registry.bin --root root.pem --keys ca-keys\n"
+     "  csbm registry add --state hub --request hub.req --days 730\n"},
     {"rotate", O_CA | O_STATE | O_REQUEST | O_AT | O_UNTIL | O_DAYS,
-        O_STATE | O_REQUEST, 0, 0, s_reg_rotate,
-        "csbm registry rotate --state ID --request NEW.req [--at TIME]\n"
-        "                     [--until TIME | --days N] [CA options]",
-        "Replace a member's key: certify the key of NEW.req from --at (default\n"
-        "now) and retire its previous keys at that time. Packages signed\n"
-        "with an old key before --at stay valid; later ones are refused.\n",
-        "  csbm keygen --state ARG --keys arg-keys-2026\n"
-        "  csbm enroll --state ARG --keys arg-keys-2026 --root root.pem -o ARG-2026.req\n"
-        "  csbm registry rotate --state ARG --request ARG-2026.req "
-        "--at 2026-04-01T00:00:00Z\n"},
+     O_STATE | O_REQUEST, 0, 0, s_reg_rotate,
+     "csbm registry rotate --state ID --request NEW.req [--at TIME]\n"
+     "                     [--until TIME | --days N] [CA options]",
+     "Replace a member's key: certify the key of NEW.req from --at (default\n"
+     "now) and retire its previous keys at that time. Packages signed\n"
+     "with an old key before --at stay valid; later ones are refused.\n",
+     "  csbm keygen --state ARG --keys arg-keys-2026\n"
+     "  csbm enroll --state ARG --keys arg-keys-2026 --root root.pem -o "
+     "ARG-2026.req\n"
+     "  csbm registry rotate --state ARG --request ARG-2026.req "
+     "--at 2026-04-01T00:00:00Z\n"},
     {"revoke", O_CA | O_STATE | O_KEY | O_AT | O_REASON,
-        O_STATE | O_KEY | O_REASON, 0, 0, s_reg_revoke,
-        "csbm registry revoke --state ID --key KEYID|current --reason TEXT\n"
-        "                     [--at TIME] [CA options]",
-        "Revoke a key from --at (default now), e.g. when it was compromised:\n"
-        "packages it signed before stay valid, later ones are refused, and\n"
-        "its transport key can no longer connect to the hub.\n",
-        "  csbm registry revoke --state ARG --key current --reason \"key "
-        "compromised\"\n"
-        "  csbm registry revoke --state ARG --key 5f0c2e4a --at "
-        "2026-03-02T00:00:00Z --reason \"laptop stolen\"\n"},
+     O_STATE | O_KEY | O_REASON, 0, 0, s_reg_revoke,
+     "csbm registry revoke --state ID --key KEYID|current --reason TEXT\n"
+     "                     [--at TIME] [CA options]",
+     "Revoke a key from --at (default now), e.g. when it was compromised:\n"
+     "packages it signed before stay valid, later ones are refused, and\n"
+     "its transport key can no longer connect to the hub.\n",
+     "  csbm registry revoke --state ARG --key current --reason \"key "
+     "compromised\"\n"
+     "  csbm registry revoke --state ARG --key 5f0c2e4a --at "
+     "2026-03-02T00:00:00Z --reason \"laptop stolen\"\n"},
     {"status", O_CA | O_STATE | O_SINCE, O_STATE, 1, 1, s_reg_status,
-        "csbm registry status --state ID active|suspended|withdrawn\n"
-        "                     [--since TIME] [CA options]",
-        "Set a member's status from --since (default now). A suspended or\n"
-        "withdrawn member can neither sign nor connect from then on; what it\n"
-        "signed before stays valid.\n",
-        "  csbm registry status --state PER withdrawn\n"
-        "  csbm registry status --state PER active --since 2027-01-01T00:00:00Z\n"},
+     "csbm registry status --state ID active|suspended|withdrawn\n"
+     "                     [--since TIME] [CA options]",
+     "Set a member's status from --since (default now). A suspended or\n"
+     "withdrawn member can neither sign nor connect from then on; what it\n"
+     "signed before stays valid.\n",
+     "  csbm registry status --state PER withdrawn\n"
+     "  csbm registry status --state PER active --since "
+     "2027-01-01T00:00:00Z\n"},
     {"list", O_REGISTRY | O_ROOT | O_JSON, 0, 0, 0, s_reg_list,
-        "csbm registry list [--registry FILE] [--root CERT] [--json]",
-        "Verify the registry against the root and list the members, their\n"
-        "status and their keys (current, pending, retired, revoked, expired).\n",
-        "  csbm registry list --json | jq '.members[].status'\n"},
-    {"show", O_REGISTRY | O_ROOT | O_JSON | O_STATE, O_STATE, 0, 0,
-        s_reg_show,
-        "csbm registry show --state ID [--registry FILE] [--root CERT] "
-        "[--json]",
-        "Show one member (or the hub): status, and every key with its\n"
-        "certificate, period and reason.\n",
-        "  csbm registry show --state ARG\n"},
+     "csbm registry list [--registry FILE] [--root CERT] [--json]",
+     "Verify the registry against the root and list the members, their\n"
+     "status and their keys (current, pending, retired, revoked, expired).\n",
+     "  csbm registry list --json | jq '.members[].status'\n"},
+    {"show", O_REGISTRY | O_ROOT | O_JSON | O_STATE, O_STATE, 0, 0, s_reg_show,
+     "csbm registry show --state ID [--registry FILE] [--root CERT] "
+     "[--json]",
+     "Show one member (or the hub): status, and every key with its\n"
+     "certificate, period and reason.\n",
+     "  csbm registry show --state ARG\n"},
     {"verify", O_REGISTRY | O_ROOT | O_JSON | O_STATE_FILE, 0, 0, 1,
-        s_reg_verify,
-        "csbm registry verify [FILE | --registry FILE] [--root CERT]\n"
-        "                     [--registry-state F] [--json]",
-        "Check a registry file against the root certificate alone — the\n"
-        "root's signature, every certificate, the rules of docs/REGISTRY.md —\n"
-        "and print its version, issue time and members. With\n"
-        "--registry-state also refuse an older version than the one seen.\n"
-        "Exit 0 valid, 1 not valid.\n",
-        "  csbm registry verify registry.bin --root root.pem\n"},
+     s_reg_verify,
+     "csbm registry verify [FILE | --registry FILE] [--root CERT]\n"
+     "                     [--registry-state F] [--json]",
+     "Check a registry file against the root certificate alone — the\n"
+     "root's signature, every certificate, the rules of docs/REGISTRY.md —\n"
+     "and print its version, issue time and members. With\n"
+     "--registry-state also refuse an older version than the one seen.\n"
+     "Exit 0 valid, 1 not valid.\n",
+     "  csbm registry verify registry.bin --root root.pem\n"},
     {"request", O_STATE | O_JSON, 0, 1, 1, s_reg_request,
-        "csbm registry request FILE.req [--state ID] [--json]",
-        "Check an enrollment request and show whose it is and its keys,\n"
-        "before enrolling it. With --state, it must be that state's.\n",
-        "  csbm registry request ARG.req --state ARG\n"},
+     "csbm registry request FILE.req [--state ID] [--json]",
+     "Check an enrollment request and show whose it is and its keys,\n"
+     "before enrolling it. With --state, it must be that state's.\n",
+     "  csbm registry request ARG.req --state ARG\n"},
 };
 
 /* ------------------------------------------------------ dispatching --- */
@@ -1207,16 +1306,18 @@ s_group_usage(const char *group, const s_verb_t *verbs, size_t n, FILE *out)
 {
     size_t i;
 
-    fprintf(out, "Usage:\n");
     for (i = 0; i < n; i++)
-        fprintf(out, "  %s\n", verbs[i].synopsis);
-    fprintf(out, "\nRun 'csbm %s VERB --help' for each one's options and "
-        "examples.\n", group);
+        fprintf(out, "%s%s\n", i == 0 ? "Usage: " : "       ",
+                verbs[i].synopsis);
+    fprintf(out,
+            "\nRun 'csbm %s VERB --help' for each one's options and "
+            "examples.\n",
+            group);
 }
 
 static int
 s_dispatch(const char *group, const s_verb_t *verbs, size_t n, int argc,
-    char **argv)
+           char **argv)
 {
     s_args_t a;
     size_t   i;
@@ -1226,8 +1327,8 @@ s_dispatch(const char *group, const s_verb_t *verbs, size_t n, int argc,
         s_group_usage(group, verbs, n, stderr);
         return CLI_ERROR;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-        || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         s_group_usage(group, verbs, n, stdout);
         return CLI_OK;
     }
@@ -1247,14 +1348,14 @@ int
 cmd_ca(int argc, char **argv)
 {
     return s_dispatch("ca", s_ca_verbs,
-        sizeof s_ca_verbs / sizeof s_ca_verbs[0], argc, argv);
+                      sizeof s_ca_verbs / sizeof s_ca_verbs[0], argc, argv);
 }
 
 int
 cmd_registry(int argc, char **argv)
 {
     return s_dispatch("registry", s_reg_verbs,
-        sizeof s_reg_verbs / sizeof s_reg_verbs[0], argc, argv);
+                      sizeof s_reg_verbs / sizeof s_reg_verbs[0], argc, argv);
 }
 
 int

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <signal.h>
@@ -33,13 +34,13 @@
 #include "crypto/keys.h"
 #include "tests/support/itest.h"
 
-#define FED         "IT Registry Federation"
+#define FED "IT Registry Federation"
 #define RUN_TIMEOUT 120000 /* ms */
 
-static char s_root[ITEST_PATH_MAX]; /* the group's temp dir */
-static char s_reg[ITEST_PATH_MAX];  /* the registry */
-static char s_cert[ITEST_PATH_MAX]; /* the root certificate */
-static char s_ca[ITEST_PATH_MAX];   /* the CA's key directory */
+static char s_root[ITEST_PATH_MAX];    /* the group's temp dir */
+static char s_reg[ITEST_PATH_MAX];     /* the registry */
+static char s_cert[ITEST_PATH_MAX];    /* the root certificate */
+static char s_ca[ITEST_PATH_MAX];      /* the CA's key directory */
 static char s_v_first[ITEST_PATH_MAX]; /* a copy of an early version */
 static int  s_run_no;
 
@@ -97,8 +98,8 @@ s_csbm(const char *first, ...)
     s_run.code = itest_run(argv, NULL, out, err, RUN_TIMEOUT);
     s_run.out = s_slurp(out);
     s_run.err = s_slurp(err);
-    print_message("$ csbm %s %s ... -> %d\n%s%s", first,
-        n > 2 ? argv[2] : "", s_run.code, s_run.out, s_run.err);
+    print_message("$ csbm %s %s ... -> %d\n%s%s", first, n > 2 ? argv[2] : "",
+                  s_run.code, s_run.out, s_run.err);
     return &s_run;
 }
 
@@ -138,12 +139,14 @@ s_milex(char *path, size_t cap, const char *state, const char *tag)
     char text[1024];
 
     s_fmt(path, cap, "%s/milex-%s-%s.json", s_root, state, tag);
-    s_fmt(text, sizeof text,
+    s_fmt(
+        text, sizeof text,
         "{\n  \"state\": \"%s\",\n  \"year\": 2025,\n  \"language\": \"es\",\n"
         "  \"prepared_at\": \"2026-01-15T12:00:00Z\",\n  \"milex\": {\n"
         "    \"currency\": \"ARS\",\n    \"unit\": \"MILLIONS\",\n"
         "    \"form\": \"MILEX_SINGLE_FIGURE\",\n    \"single_figure\": 1200\n"
-        "  }\n}\n", state);
+        "  }\n}\n",
+        state);
     assert_int_equal(itest_write_file(path, text, 0644), 0);
 }
 
@@ -151,14 +154,14 @@ s_milex(char *path, size_t cap, const char *state, const char *tag)
  * keys from the registry; the package goes to <root>/<tag>.csbm. */
 static void
 s_seal(char *pkg, size_t cap, const char *state, const char *keydir,
-    const char *to, const char *tag)
+       const char *to, const char *tag)
 {
     char json[ITEST_PATH_MAX];
 
     s_milex(json, sizeof json, state, tag);
     s_fmt(pkg, cap, "%s/%s.csbm", s_root, tag);
     s_csbm("seal", json, "--to", to, "--keys", keydir, "--registry", s_reg,
-        "--root", s_cert, "-o", pkg, NULL);
+           "--root", s_cert, "-o", pkg, NULL);
     assert_int_equal(s_run.code, 0);
 }
 
@@ -172,13 +175,13 @@ s_verify(const char *pkg)
     s_path(state, sizeof state, "auditor.state");
     s_path(nokeys, sizeof nokeys, "no-such-keys");
     return s_csbm("verify", "--registry", s_reg, "--root", s_cert,
-        "--registry-state", state, "--keys", nokeys, pkg, NULL);
+                  "--registry-state", state, "--keys", nokeys, pkg, NULL);
 }
 
 /* csbm registry VERB ... with the CA's options appended. */
-#define REG(verb, ...)                                                        \
-    s_csbm("registry", verb, "--registry", s_reg, "--root", s_cert, "--keys", \
-        s_ca, __VA_ARGS__, NULL)
+#define REG(verb, ...)                                                         \
+    s_csbm("registry", verb, "--registry", s_reg, "--root", s_cert, "--keys",  \
+           s_ca, __VA_ARGS__, NULL)
 
 /* The value of "key": "..." in JSON text, into out. */
 static void
@@ -206,8 +209,8 @@ s_enroll(const char *state, const char *keyname, const char *req)
     s_keys(keys, sizeof keys, keyname);
     s_csbm("keygen", "--state", state, "--keys", keys, NULL);
     assert_int_equal(s_run.code, 0);
-    s_csbm("enroll", "--state", state, "--keys", keys, "--root", s_cert,
-        "-o", req, NULL);
+    s_csbm("enroll", "--state", state, "--keys", keys, "--root", s_cert, "-o",
+           req, NULL);
     assert_int_equal(s_run.code, 0);
     assert_true(s_has(&s_run, "enrollment request of"));
 }
@@ -240,12 +243,12 @@ s_group_setup(void **state)
     s_path(s_cert, sizeof s_cert, "root.pem");
     s_path(s_v_first, sizeof s_v_first, "registry-v-early.bin");
     s_keys(s_ca, sizeof s_ca, "ca");
-    s_csbm("ca", "init", "--federation", FED, "--keys", s_ca, "--root",
-        s_cert, "--days", "30", NULL);
+    s_csbm("ca", "init", "--federation", FED, "--keys", s_ca, "--root", s_cert,
+           "--days", "30", NULL);
     if (s_run.code != 0 || !s_has(&s_run, "SHA-256"))
         return -1;
-    s_csbm("registry", "init", "--registry", s_reg, "--root", s_cert,
-        "--keys", s_ca, NULL);
+    s_csbm("registry", "init", "--registry", s_reg, "--root", s_cert, "--keys",
+           s_ca, NULL);
     if (s_run.code != 0)
         return -1;
     for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
@@ -286,7 +289,7 @@ test_registry_cli_enrolled_member_verifies_and_opens(void **state)
     s_keys(keys, sizeof keys, "CHL");
     s_path(json, sizeof json, "first.json");
     s_csbm("open", pkg, "--keys", keys, "--registry", s_reg, "--root", s_cert,
-        "-o", json, NULL);
+           "-o", json, NULL);
     assert_int_equal(s_run.code, 0);
 
     /* The registry, as anyone checks it from the root alone. */
@@ -295,19 +298,19 @@ test_registry_cli_enrolled_member_verifies_and_opens(void **state)
     assert_true(s_has(&s_run, "VALID"));
     assert_true(s_has(&s_run, "version 5"));
     assert_true(s_has(&s_run, "3 members"));
-    s_csbm("registry", "list", "--registry", s_reg, "--root", s_cert,
-        "--json", NULL);
+    s_csbm("registry", "list", "--registry", s_reg, "--root", s_cert, "--json",
+           NULL);
     assert_int_equal(s_run.code, 0);
     assert_true(s_has(&s_run, "\"state\": \"PER\""));
     assert_true(s_has(&s_run, "\"status\": \"active\""));
-    s_csbm("registry", "show", "--state", "ARG", "--registry", s_reg,
-        "--root", s_cert, NULL);
+    s_csbm("registry", "show", "--state", "ARG", "--registry", s_reg, "--root",
+           s_cert, NULL);
     assert_int_equal(s_run.code, 0);
     assert_true(s_has(&s_run, "current"));
 
     /* A federation other than the root's is refused up front. */
     s_csbm("verify", "--registry", s_reg, "--root", s_cert, "--federation",
-        "Another", pkg, NULL);
+           "Another", pkg, NULL);
     assert_int_equal(s_run.code, 2);
     assert_true(s_has(&s_run, "not the federation of the root"));
     /* --registry without --root says what to add. */
@@ -391,12 +394,14 @@ test_registry_cli_revoked_key_refused_after_revocation_time(void **state)
     assert_int_equal(s_run.code, 0);
     s_verify(after);
     assert_int_equal(s_run.code, 1);
-    s_fmt(needle, sizeof needle, "ARG key %s was revoked at %s (key "
-        "compromised)", key_id, at);
+    s_fmt(needle, sizeof needle,
+          "ARG key %s was revoked at %s (key "
+          "compromised)",
+          key_id, at);
     assert_true(s_has(&s_run, needle));
 
-    s_csbm("open", after, "--keys", chl, "--registry", s_reg, "--root",
-        s_cert, NULL);
+    s_csbm("open", after, "--keys", chl, "--registry", s_reg, "--root", s_cert,
+           NULL);
     assert_int_equal(s_run.code, 1);
     assert_true(s_has(&s_run, needle));
 
@@ -442,10 +447,10 @@ test_registry_cli_rotation_keeps_old_packages(void **state)
     s_seal(to_new, sizeof to_new, "PER", per, "CHL", "to-chl-new");
     s_path(json, sizeof json, "to-chl-new.json");
     s_csbm("open", to_new, "--keys", new_keys, "--registry", s_reg, "--root",
-        s_cert, "-o", json, NULL);
+           s_cert, "-o", json, NULL);
     assert_int_equal(s_run.code, 0);
     s_csbm("open", to_new, "--keys", old_keys, "--registry", s_reg, "--root",
-        s_cert, "-o", json, NULL);
+           s_cert, "-o", json, NULL);
     assert_int_equal(s_run.code, 1);
 }
 
@@ -460,7 +465,7 @@ test_registry_cli_withdrawn_and_pending_refused(void **state)
     s_seal(before, sizeof before, "PER", keys, "hub", "per-before");
     s_next_second();
     s_csbm("registry", "status", "--state", "PER", "withdrawn", "--registry",
-        s_reg, "--root", s_cert, "--keys", s_ca, NULL);
+           s_reg, "--root", s_cert, "--keys", s_ca, NULL);
     assert_int_equal(s_run.code, 0);
     s_seal(after, sizeof after, "PER", keys, "hub", "per-after");
     s_verify(before);
@@ -478,8 +483,8 @@ test_registry_cli_withdrawn_and_pending_refused(void **state)
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(from, sizeof from, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        REG("add", "--state", "URY", "--request", req, "--from", from,
-            "--days", "7");
+        REG("add", "--state", "URY", "--request", req, "--from", from, "--days",
+            "7");
         assert_int_equal(s_run.code, 0);
     }
     s_keys(keys, sizeof keys, "URY");
@@ -528,13 +533,13 @@ test_registry_cli_refuses_tampered_and_rolled_back(void **state)
     /* ...but not after a newer one was seen. */
     s_path(st, sizeof st, "auditor.state");
     s_csbm("registry", "verify", s_v_first, "--root", s_cert,
-        "--registry-state", st, NULL);
+           "--registry-state", st, NULL);
     assert_int_equal(s_run.code, 1);
     assert_true(s_has(&s_run, "refusing to roll back"));
     s_verify(pkg); /* s_verify's state file is auditor.state too */
     assert_int_equal(s_run.code, 0);
     s_csbm("verify", "--registry", s_v_first, "--root", s_cert,
-        "--registry-state", st, pkg, NULL);
+           "--registry-state", st, pkg, NULL);
     assert_int_equal(s_run.code, 1);
     assert_true(s_has(&s_run, "refusing to roll back"));
 }
@@ -542,11 +547,11 @@ test_registry_cli_refuses_tampered_and_rolled_back(void **state)
 static void
 test_registry_cli_hub_refuses_revoked_transport_key(void **state)
 {
-    char ini[ITEST_PATH_MAX], data[ITEST_PATH_MAX], text[2048];
-    char ep[64], log[ITEST_PATH_MAX], out[ITEST_PATH_MAX];
-    char keys[ITEST_PATH_MAX], json[ITEST_PATH_MAX], db[ITEST_PATH_MAX];
-    char mini[ITEST_PATH_MAX], mdata[ITEST_PATH_MAX];
-    int  port = itest_free_port();
+    char  ini[ITEST_PATH_MAX], data[ITEST_PATH_MAX], text[2048];
+    char  ep[64], log[ITEST_PATH_MAX], out[ITEST_PATH_MAX];
+    char  keys[ITEST_PATH_MAX], json[ITEST_PATH_MAX], db[ITEST_PATH_MAX];
+    char  mini[ITEST_PATH_MAX], mdata[ITEST_PATH_MAX];
+    int   port = itest_free_port();
     pid_t hub;
 
     (void)state;
@@ -557,15 +562,16 @@ test_registry_cli_hub_refuses_revoked_transport_key(void **state)
     s_path(ini, sizeof ini, "hub.ini");
     s_keys(keys, sizeof keys, "hub");
     s_fmt(text, sizeof text,
-        "[federation]\nname = %s\nroot_cert = %s\n"
-        "[node]\nid = hub\nkey_dir = %s\ndata_dir = %s\nregistry = %s\n"
-        "[hub]\nbind = %s\n", FED, s_cert, keys, data, s_reg, ep);
+          "[federation]\nname = %s\nroot_cert = %s\n"
+          "[node]\nid = hub\nkey_dir = %s\ndata_dir = %s\nregistry = %s\n"
+          "[hub]\nbind = %s\n",
+          FED, s_cert, keys, data, s_reg, ep);
     assert_int_equal(itest_write_file(ini, text, 0644), 0);
     s_path(log, sizeof log, "hub.log");
     s_path(out, sizeof out, "hub.out");
     {
-        const char *argv[] = {itest_csbm(), "hub", "--config", ini,
-            "--log-level", "debug", NULL};
+        const char *argv[] = {itest_csbm(),  "hub",   "--config", ini,
+                              "--log-level", "debug", NULL};
         hub = itest_start_listener(argv, NULL, out, log, &port, 1, 60000);
         assert_true(hub > 0);
     }
@@ -576,14 +582,14 @@ test_registry_cli_hub_refuses_revoked_transport_key(void **state)
     s_path(mini, sizeof mini, "chl.ini");
     s_keys(keys, sizeof keys, "CHL-2026");
     s_fmt(text, sizeof text,
-        "[federation]\nname = %s\nroot_cert = %s\n"
-        "[node]\nid = CHL\nkey_dir = %s\ndata_dir = %s\nregistry = %s\n"
-        "[member]\nhub_endpoint = %s\n", FED, s_cert, keys, mdata, s_reg,
-        ep);
+          "[federation]\nname = %s\nroot_cert = %s\n"
+          "[node]\nid = CHL\nkey_dir = %s\ndata_dir = %s\nregistry = %s\n"
+          "[member]\nhub_endpoint = %s\n",
+          FED, s_cert, keys, mdata, s_reg, ep);
     assert_int_equal(itest_write_file(mini, text, 0644), 0);
     s_milex(json, sizeof json, "CHL", "pushed");
     s_csbm("push", json, "--to", "hub", "--config", mini, "--timeout-ms",
-        "5000", NULL);
+           "5000", NULL);
     assert_int_equal(s_run.code, 0);
     assert_true(s_has(&s_run, "delivered"));
 
@@ -593,8 +599,8 @@ test_registry_cli_hub_refuses_revoked_transport_key(void **state)
     s_path(db, sizeof db, "arg.db");
     s_milex(json, sizeof json, "ARG", "pushed");
     s_csbm("push", json, "--to", "hub", "--keys", keys, "--data", db,
-        "--registry", s_reg, "--root", s_cert, "--hub", ep, "--timeout-ms",
-        "1500", NULL);
+           "--registry", s_reg, "--root", s_cert, "--hub", ep, "--timeout-ms",
+           "1500", NULL);
     assert_int_not_equal(s_run.code, 0);
     assert_false(s_has(&s_run, "delivered"));
     assert_true(itest_file_contains(log, "refused handshake", 5000));
