@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "node/audit_verify.h"
 #include "node/cli.h"
 
 typedef struct {
@@ -20,7 +21,8 @@ static const audit_subverb_t s_subverbs[] = {
     {"log", cmd_audit_log, "who sent, pulled or was refused what, and when"},
     {"compliance", cmd_audit_compliance,
      "on time, late, nil or missing: states by report type for a year"},
-    /* verify: node/audit_verify.c adds its entry here. */
+    {"verify", cmd_audit_verify,
+        "re-verify the archive against its tamper-evident log"},
 };
 
 static void

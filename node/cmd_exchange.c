@@ -70,6 +70,7 @@ typedef struct {
     const char     *export_id;
     const char     *open_id;
     const char     *receipt_id;
+    int             export_receipt; /* --export-receipt: the receipt file */
     size_t          max;
     int             no_send;
     int             retry_refused;
@@ -142,6 +143,7 @@ s_parse(int argc, char **argv, const struct option *longopts, xargs_t *a,
         case 'x': a->export_id = optarg; continue;
         case 'O': a->open_id = optarg; continue;
         case 'r': a->receipt_id = optarg; continue;
+        case 'E': a->receipt_id = optarg; a->export_receipt = 1; continue;
         case 'n': a->no_send = 1; continue;
         case 'z': a->refused = 1; continue;
         case 'y': a->retry_refused = 1; continue;
@@ -741,13 +743,16 @@ s_outbox_usage(FILE *out)
     fprintf(out,
         "Usage: csbm outbox [--json] [--data FILE.db]\n"
         "       csbm outbox --receipt ID -o FILE [--data FILE.db]\n"
+        "       csbm outbox --export-receipt ID -o FILE [--data FILE.db]\n"
         "\n"
         "List the packages this node has sent or queued: package id, type,\n"
         "recipients, creation time, status (pending, delivered, rejected),\n"
         "delivery attempts, the archive position from the hub's receipt, and\n"
         "for a rejected package the hub's reason. With --receipt, write the\n"
         "hub's signed receipt (or rejection) of package ID, as a serialized\n"
-        "csbm.Signed, to FILE.\n"
+        "csbm.Signed, to FILE. With --export-receipt, write the receipt with\n"
+        "its inclusion proof in the hub's signed log as a file that\n"
+        "'csbm verify-receipt' checks offline.\n"
         "\n"
         "Options:\n"
         "  --receipt ID          the package id (32 hex digits)\n"
@@ -830,6 +835,7 @@ cmd_outbox(int argc, char **argv)
 {
     static const struct option longopts[] = {COMMON_LONGOPTS,
         {"receipt", required_argument, NULL, 'r'},
+        {"export-receipt", required_argument, NULL, 'E'},
         {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
     xargs_t    a;
     errbuf_t   err = {{0}};
@@ -857,7 +863,9 @@ cmd_outbox(int argc, char **argv)
                 a.receipt_id);
             goto done;
         }
-        found = mailbox_outbox_statement(mb, id, &buf, &len, &err);
+        found = a.export_receipt
+            ? member_export_receipt(mb, id, &buf, &len, &err)
+            : mailbox_outbox_statement(mb, id, &buf, &len, &err);
         if (found == 0)
             cli_error("%s: no receipt or rejection stored for it (see 'csbm "
                 "outbox')", a.receipt_id);

@@ -71,6 +71,8 @@ s_usage(FILE *out)
         "  --syslog              log to syslog instead of standard error\n"
         "  --foreground          accepted for compatibility: the hub always\n"
         "                        runs in the foreground (use a service manager)\n"
+        "  --witness-quorum N    member cosignatures that make a tree head\n"
+        "                        witnessed (default 2)\n"
         "\n"
         "SIGINT or SIGTERM stops the hub cleanly: the batch in hand is\n"
         "committed and answered, then the sockets and the archive close.\n"
@@ -193,6 +195,7 @@ s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
         {"log-level", required_argument, NULL, 'l'},
         {"syslog", no_argument, NULL, 's'},
         {"foreground", no_argument, NULL, 'f'},
+        {"witness-quorum", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         CLI_REGISTRY_LONGOPTS,
         {NULL, 0, NULL, 0}};
@@ -221,6 +224,18 @@ s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
         case 'P': cfg->passphrase_file = optarg; break;
         case 's': cfg->use_syslog = 1; break;
         case 'f': cfg->foreground = 1; break;
+        case 'W': {
+            char *end;
+            long  q;
+            q = strtol(optarg, &end, 10); /* overflow gives LONG_MAX */
+            if (end == optarg || *end != '\0' || q < 1 || q > 1000) {
+                cli_error("--witness-quorum %s: give a number of witnesses, "
+                    "1 to 1000", optarg);
+                return -1;
+            }
+            cfg->witness_quorum = (int)q;
+            break;
+        }
         case 'l':
             if (s_log_level(optarg, &cfg->log_level) != 0) {
                 cli_error("--log-level %s: use debug, info, warn or error",
@@ -359,6 +374,7 @@ cmd_hub(int argc, char **argv)
     o.sign_key = sign;
     o.transport_key = transport;
     o.keyring = kr;
+    o.witness_quorum = cfg.witness_quorum;
     hub = hub_new(&o, &err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (hub == NULL)

@@ -31,6 +31,7 @@ static const verb_t s_verbs[] = {
     {"outbox", cmd_outbox, "list queued, delivered and refused packages"},
     {"inbox", cmd_inbox, "list, open or export received packages"},
     {"node", cmd_node, "run the member node daemon"},
+    {"verify-receipt", cmd_verify_receipt, "check a hub receipt offline: signature, log inclusion"},
     {"hub", cmd_hub, "run the hub daemon"},
     {"ca", cmd_ca, "create or show the federation's root CA (operator)"},
     {"enroll", cmd_enroll, "make this state's enrollment request"},
