@@ -3,7 +3,10 @@
  * positions, the uniqueness of package ids and of (sender, sequence),
  * lookups, paging by recipient with item and byte bounds, audit events,
  * reopening, and refusing an archive of another federation or a damaged
- * schema version.
+ * schema version; the tamper-evident log: a leaf per package and per pull,
+ * proofs from the stored subtree nodes equal to the library's from the
+ * leaves, a rolled-back batch leaving the tree as it was, the frontier
+ * rebuilt at reopening, and a version 1 archive refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/merkle.h"
+#include "crypto/treehead.h"
 #include "node/archive.h"
 #include "tests/support/itest.h"
 
@@ -464,6 +469,185 @@ test_archive_refuses_other_federation_and_schema(void **state)
     assert_non_null(strstr(err.msg, "schema version 99"));
 }
 
+/* merkle_leaf_fn over the archive's log table. */
+static int
+s_leaf_of(void *ctx, uint64_t index, uint8_t out[MERKLE_HASH_BYTES])
+{
+    sqlite3_stmt *st = NULL;
+    int           rc;
+
+    if (sqlite3_prepare_v2(ctx, "SELECT leaf_hash FROM log WHERE idx = ?",
+            -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+    rc = sqlite3_step(st) == SQLITE_ROW
+        && sqlite3_column_bytes(st, 0) == MERKLE_HASH_BYTES;
+    if (rc)
+        memcpy(out, sqlite3_column_blob(st, 0), MERKLE_HASH_BYTES);
+    sqlite3_finalize(st);
+    return rc ? 0 : -1;
+}
+
+static void
+test_archive_log_proofs_match_the_library(void **state)
+{
+    archive_t *a = s_open();
+    errbuf_t   err = {{0}};
+    sqlite3   *db;
+    uint8_t    roots[41][MERKLE_HASH_BYTES];
+    uint8_t    p1[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+    uint8_t    p2[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+    uint8_t    leaf[MERKLE_HASH_BYTES];
+    size_t     n1, n2;
+    uint64_t   i, m, n, pos[3] = {1, 2, 3}, li;
+    int        t = 0;
+
+    (void)state;
+    merkle_root(NULL, 0, roots[0]);
+    /* 40 leaves: packages and pulls mixed, several batches. */
+    for (n = 1; n <= 40; n++) {
+        if (n % 7 == 1)
+            assert_int_equal(archive_begin(a, &err), 0);
+        if (n % 3 == 0) {
+            assert_int_equal(archive_log_pull(a, 1767225700 + (int64_t)n,
+                                 "CHL", 0, pos, 3, &li, &err), 0);
+            assert_int_equal(li, n - 1);
+        } else {
+            t++;
+            s_append(a, (uint8_t)t, "ARG", (uint64_t)t, s_chl, 1);
+        }
+        assert_int_equal(archive_log_size(a), n);
+        archive_log_root(a, roots[n]);
+        if (n % 7 == 0 || n == 40)
+            assert_int_equal(archive_commit(a, &err), 0);
+    }
+    assert_int_equal(sqlite3_open(s_path, &db), SQLITE_OK);
+    for (n = 1; n <= 40; n++) {
+        for (i = 0; i < n; i++) {
+            assert_int_equal(archive_inclusion_proof(a, i, n, p1, &n1, &err),
+                0);
+            assert_int_equal(merkle_inclusion_proof(s_leaf_of, db, i, n, p2,
+                                 &n2, &err), 0);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(p1, p2, n1 * MERKLE_HASH_BYTES);
+            assert_int_equal(s_leaf_of(db, i, leaf), 0);
+            assert_int_equal(merkle_inclusion_verify(leaf, i, n,
+                                 (const uint8_t(*)[MERKLE_HASH_BYTES])p1, n1,
+                                 roots[n], &err), 0);
+        }
+        for (m = 0; m <= n; m++) {
+            assert_int_equal(archive_consistency_proof(a, m, n, p1, &n1,
+                                 &err), 0);
+            assert_int_equal(merkle_consistency_proof(s_leaf_of, db, m, n, p2,
+                                 &n2, &err), 0);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(p1, p2, n1 * MERKLE_HASH_BYTES);
+            assert_int_equal(merkle_consistency_verify(m, n, roots[m],
+                                 roots[n],
+                                 (const uint8_t(*)[MERKLE_HASH_BYTES])p1, n1,
+                                 &err), 0);
+        }
+    }
+    /* A package leaf commits to the position, time and envelope hash. */
+    {
+        archive_record_t rec;
+        uint8_t          id[16], hash[32];
+        memset(id, 1, sizeof id);
+        assert_int_equal(archive_find_by_id(a, id, &rec, &err), 1);
+        assert_int_equal(rec.log_index, 0);
+        memset(hash, 1 ^ 0xff, sizeof hash);
+        treehead_leaf_package_hash(rec.position, 1767225601, hash, leaf);
+        assert_int_equal(s_leaf_of(db, 0, p1[0]), 0);
+        assert_memory_equal(leaf, p1[0], MERKLE_HASH_BYTES);
+        free(rec.receipt);
+    }
+    assert_int_not_equal(archive_inclusion_proof(a, 40, 40, p1, &n1, &err),
+        0);
+    assert_int_not_equal(archive_consistency_proof(a, 3, 41, p1, &n1, &err),
+        0);
+    sqlite3_close(db);
+    archive_destroy(&a);
+
+    /* Reopened, the frontier is rebuilt from the stored nodes. */
+    a = s_open();
+    assert_int_equal(archive_log_size(a), 40);
+    archive_log_root(a, leaf);
+    assert_memory_equal(leaf, roots[40], MERKLE_HASH_BYTES);
+    archive_destroy(&a);
+}
+
+static void
+test_archive_log_rollback_keeps_the_tree(void **state)
+{
+    archive_t *a = s_open();
+    errbuf_t   err = {{0}};
+    uint8_t    before[MERKLE_HASH_BYTES], after[MERKLE_HASH_BYTES];
+
+    (void)state;
+    assert_int_equal(archive_begin(a, &err), 0);
+    s_append(a, 1, "ARG", 1, s_chl, 1);
+    assert_int_equal(archive_commit(a, &err), 0);
+    archive_log_root(a, before);
+    assert_int_equal(archive_begin(a, &err), 0);
+    s_append(a, 2, "ARG", 2, s_chl, 1);
+    assert_int_equal(archive_log_pull(a, 5, "CHL", 0, NULL, 0, NULL, &err),
+        0);
+    assert_int_equal(archive_log_size(a), 3);
+    archive_rollback(a);
+    assert_int_equal(archive_log_size(a), 1);
+    archive_log_root(a, after);
+    assert_memory_equal(before, after, MERKLE_HASH_BYTES);
+    /* A pull leaf outside a batch is refused. */
+    assert_int_not_equal(archive_log_pull(a, 5, "CHL", 0, NULL, 0, NULL,
+                             &err), 0);
+    /* No head without a signing key. */
+    {
+        archive_head_t h;
+        assert_int_equal(archive_head_latest(a, &h, &err), 0);
+    }
+    archive_destroy(&a);
+}
+
+static void
+test_archive_refuses_a_version_1_archive(void **state)
+{
+    archive_t *a = s_open();
+    errbuf_t   err = {{0}};
+    sqlite3   *db;
+
+    (void)state;
+    archive_destroy(&a);
+    assert_int_equal(sqlite3_open(s_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE meta SET value = '1' WHERE "
+                         "key = 'schema_version'", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(archive_open(s_path, FED, &err));
+    assert_non_null(strstr(err.msg, "schema version 1"));
+    assert_non_null(strstr(err.msg, "tamper-evident log"));
+}
+
+static void
+test_archive_refuses_a_log_that_lost_nodes(void **state)
+{
+    archive_t *a = s_open();
+    errbuf_t   err = {{0}};
+    sqlite3   *db;
+
+    (void)state;
+    assert_int_equal(archive_begin(a, &err), 0);
+    s_append(a, 1, "ARG", 1, s_chl, 1);
+    s_append(a, 2, "ARG", 2, s_chl, 1);
+    assert_int_equal(archive_commit(a, &err), 0);
+    archive_destroy(&a);
+    assert_int_equal(sqlite3_open(s_path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM log_node", NULL, NULL,
+                         NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(archive_open(s_path, FED, &err));
+    assert_non_null(strstr(err.msg, "audit verify"));
+}
+
 static void
 test_archive_refuses_unusable_path(void **state)
 {
@@ -501,6 +685,14 @@ main(void)
         cmocka_unit_test_setup(
             test_archive_refuses_other_federation_and_schema, s_setup),
         cmocka_unit_test_setup(test_archive_refuses_unusable_path, s_setup),
+        cmocka_unit_test_setup(test_archive_log_proofs_match_the_library,
+            s_setup),
+        cmocka_unit_test_setup(test_archive_log_rollback_keeps_the_tree,
+            s_setup),
+        cmocka_unit_test_setup(test_archive_refuses_a_version_1_archive,
+            s_setup),
+        cmocka_unit_test_setup(test_archive_refuses_a_log_that_lost_nodes,
+            s_setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, s_group_teardown);
