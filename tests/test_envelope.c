@@ -672,7 +672,8 @@ s_expect(t_craft_t *c, stage_t stage, const char *want)
 
     if (got != stage)
         fail_msg("expected failure at stage %d, got %d (\"%s\"), "
-                 "expecting \"%s\"", stage, got, err.msg, want);
+                 "expecting \"%s\"", stage, got, err.msg,
+            want != NULL ? want : "any message");
     if (want != NULL)
         s_assert_contains(err.msg, want);
     free(buf);
