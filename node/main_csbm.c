@@ -32,6 +32,7 @@ static const verb_t s_verbs[] = {
     {"inbox", cmd_inbox, "list, open or export received packages"},
     {"node", cmd_node, "run the member node daemon"},
     {"verify-receipt", cmd_verify_receipt, "check a hub receipt offline: signature, log inclusion"},
+    {"log", cmd_log, "this node's view of the hub's log, and evidence against it"},
     {"hub", cmd_hub, "run the hub daemon"},
     {"ca", cmd_ca, "create or show the federation's root CA (operator)"},
     {"enroll", cmd_enroll, "make this state's enrollment request"},

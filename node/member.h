@@ -222,5 +222,7 @@ int cmd_inbox(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 /* node/cmd_receipt.c */
 int cmd_verify_receipt(int argc, char **argv);
+/* node/cmd_log.c */
+int cmd_log(int argc, char **argv);
 
 #endif

@@ -356,6 +356,14 @@ test_audit_truncated_log_is_caught_by_audit_and_node(void **state)
     assert_non_null(strstr(r->err, "NOT CONSISTENT"));
     assert_int_equal(xfix_node_int("CHL", "SELECT count(*) FROM log_evidence "
         "WHERE old_head IS NOT NULL AND new_head IS NOT NULL", NULL), 1);
+    {
+        char node_db[ITEST_PATH_MAX];
+        xfix_db(node_db, sizeof node_db, "CHL");
+        xfix_csbm(r, "CHL", "log", "--data", node_db, NULL);
+        assert_int_equal(r->code, 1);
+        assert_non_null(strstr(r->out, "EVIDENCE 1"));
+        assert_non_null(strstr(r->out, "NOT CONSISTENT"));
+    }
     /* And it keeps refusing on the next contact. */
     xfix_csbm(r, "CHL", "pull", NULL);
     assert_int_not_equal(r->code, 0);
