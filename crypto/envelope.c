@@ -324,6 +324,20 @@ s_check_header(const Csbm__EnvelopeHeader *h, errbuf_t *err)
             "known package type", (int)h->package_type);
         return -1;
     }
+    if (h->document_kind != CSBM__DOCUMENT_KIND__DOCUMENT_KIND_UNSPECIFIED
+        && !s_enum_known(&csbm__document_kind__descriptor,
+            (int)h->document_kind)) {
+        errbuf_set(err, "envelope header field document_kind %d is not a "
+            "known document kind", (int)h->document_kind);
+        return -1;
+    }
+    if ((h->package_type == CSBM__PACKAGE_TYPE__DOCUMENT)
+        != (h->document_kind != CSBM__DOCUMENT_KIND__DOCUMENT_KIND_UNSPECIFIED)) {
+        errbuf_set(err, "envelope header field document_kind %d does not fit "
+            "package_type %d: a DOCUMENT names its kind, no other type has "
+            "one", (int)h->document_kind, (int)h->package_type);
+        return -1;
+    }
     if (!s_enum_known(&csbm__distribution__descriptor, (int)h->distribution)) {
         errbuf_set(err, "envelope header field distribution %d is not a "
             "known distribution", (int)h->distribution);
@@ -998,6 +1012,7 @@ envelope_seal(const envelope_seal_params_t *p, const uint8_t *plain,
     h.references = refs;
     h.year = p->year;
     h.nil_report = p->nil_report ? 1 : 0;
+    h.document_kind = p->document_kind;
     h.subject_date = (char *)(uintptr_t)(p->subject_date != NULL
         ? p->subject_date : "");
     h.key_commitment.data = commit;

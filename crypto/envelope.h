@@ -72,6 +72,9 @@ typedef struct {
     uint32_t       year;
     int            nil_report;
     const char    *subject_date;   /* NULL, "" or YYYY-MM-DD */
+    /* DOCUMENT packages: the kind of document (a Csbm__DocumentKind other
+     * than 0); 0 for every other package type. */
+    Csbm__DocumentKind document_kind;
     const uint8_t *package_id;     /* NULL: random; else 16 bytes */
     /* Test vectors only: when non-NULL, all randomness (content key,
      * package id unless given, ephemeral keys, stream header) is derived

@@ -90,6 +90,17 @@ s_subject_date(const Csbm__Package *pkg)
     return NULL;
 }
 
+/* The kind of a DOCUMENT package, signed in the header so that the hub's
+ * compliance report can tell an inventory from a white paper unopened. */
+static Csbm__DocumentKind
+s_document_kind(const Csbm__Package *pkg)
+{
+    if (pkg->body_case == CSBM__PACKAGE__BODY_DOCUMENT
+        && pkg->document != NULL)
+        return pkg->document->kind;
+    return CSBM__DOCUMENT_KIND__DOCUMENT_KIND_UNSPECIFIED;
+}
+
 static void
 s_report_problems(const validate_report_t *rep, errbuf_t *err)
 {
@@ -203,6 +214,7 @@ package_seal(const Csbm__Package *pkg, const package_seal_opts_t *o,
     p.year = pkg->year;
     p.nil_report = pkg->nil_report ? 1 : 0;
     p.subject_date = s_subject_date(pkg);
+    p.document_kind = s_document_kind(pkg);
     rc = envelope_seal(&p, plain, plain_len, out, out_len, err);
 
 cleanup:
@@ -264,6 +276,11 @@ s_check_binding(const Csbm__EnvelopeHeader *h, const Csbm__Package *pkg,
         != (h->nil_report ? 1 : 0)) {
         errbuf_set(err, "the package's year or nil-report flag differs from "
             "the signed header");
+        return -1;
+    }
+    if ((int)s_document_kind(pkg) != (int)h->document_kind) {
+        errbuf_set(err, "the package's document kind differs from the signed "
+            "header");
         return -1;
     }
     if (pkg->n_references != h->n_references) {

@@ -89,10 +89,8 @@ s_usage(FILE *out)
         "NIL_LATE, MISSING (due and not received; days overdue), PENDING\n"
         "(not yet due). Exercise notifications, documents and acquisition\n"
         "notices are counted. Packages from senders outside the member\n"
-        "list are reported, not counted. The envelope header does not say\n"
-        "which kind of document a DOCUMENT package is, so CSBM inventories\n"
-        "are counted under documents and the inventory column shows what\n"
-        "is due.\n"
+        "list are reported, not counted. A DOCUMENT package's kind is in\n"
+        "its signed header, so CSBM inventories count in their own column.\n"
         "\n"
         "Exit status: 0 success, 1 with --strict when a report is late or\n"
         "missing, 2 usage or system error.\n"
@@ -233,7 +231,7 @@ s_feed(const archive_package_t *p, void *ctx, errbuf_t *err)
     memset(&rec, 0, sizeof rec);
     rec.state = p->sender;
     rec.package_type = (Csbm__PackageType)p->package_type;
-    rec.document_kind = 0; /* not in the header */
+    rec.document_kind = (int)h->document_kind;
     rec.year = p->year;
     rec.nil_report = h->nil_report ? 1 : 0;
     rec.created_at = p->created_at;

@@ -440,6 +440,12 @@ s_header_json(const envelope_t *env)
     json_object_set_new(o, "nil_report", json_boolean(h->nil_report));
     if (h->subject_date[0] != '\0')
         json_object_set_new(o, "subject_date", json_string(h->subject_date));
+    if (h->document_kind != CSBM__DOCUMENT_KIND__DOCUMENT_KIND_UNSPECIFIED) {
+        const ProtobufCEnumValue *kv = protobuf_c_enum_descriptor_get_value(
+            &csbm__document_kind__descriptor, h->document_kind);
+        json_object_set_new(o, "document_kind",
+            json_string(kv != NULL ? kv->name : "?"));
+    }
     json_object_set_new(o, "body_bytes", json_integer((json_int_t)h->body_size));
     cli_hex(h->body_hash.data, h->body_hash.len, hex);
     json_object_set_new(o, "body_hash", json_string(hex));

@@ -48,6 +48,7 @@ typedef struct {
     const char *subject_date;
     int64_t     created_at;
     int64_t     accepted_at;
+    int         document_kind; /* DOCUMENT packages: Csbm__DocumentKind */
 } s_pkg_t;
 
 /* Reporting year 2025 as of 2026-05-15T12:00:00Z, default deadlines:
@@ -55,26 +56,31 @@ typedef struct {
  * CSBM inventory 2026-04-15, notices 90 days after incorporation. */
 static const s_pkg_t s_pkgs[] = {
     /* ARG: MILEX in the last second of 30 April: on time */
-    {"ARG", 1, 2025, 0, NULL, 1777579200, 1777593599},
+    {"ARG", 1, 2025, 0, NULL, 1777579200, 1777593599, 0},
     /* ARG: notice of an incorporation on 2025-12-01, day 81: on time */
-    {"ARG", 4, 2025, 0, "2025-12-01", 1771581000, 1771581600},
-    {"ARG", 5, 2025, 0, NULL, 1768003000, 1768003200},
+    {"ARG", 4, 2025, 0, "2025-12-01", 1771581000, 1771581600, 0},
+    {"ARG", 5, 2025, 0, NULL, 1768003000, 1768003200, 0},
     /* ARG: last year's MILEX does not count for 2025 */
-    {"ARG", 1, 2024, 0, NULL, 1743465000, 1743465600},
+    {"ARG", 1, 2024, 0, NULL, 1743465000, 1743465600, 0},
     /* BRA: nil MILEX at 00:00:00 on 1 May: nil, late by one day */
-    {"BRA", 1, 2025, 1, NULL, 1777593000, 1777593600},
+    {"BRA", 1, 2025, 1, NULL, 1777593000, 1777593600, 0},
     /* BRA: nil UN Register return, on time */
-    {"BRA", 2, 2025, 1, NULL, 1772323000, 1772323200},
+    {"BRA", 2, 2025, 1, NULL, 1772323000, 1772323200, 0},
     /* CHL: MILEX on time, amended after the deadline: still on time */
-    {"CHL", 1, 2025, 0, NULL, 1772366000, 1772366400},
-    {"CHL", 1, 2025, 0, NULL, 1778371000, 1778371200},
+    {"CHL", 1, 2025, 0, NULL, 1772366000, 1772366400, 0},
+    {"CHL", 1, 2025, 0, NULL, 1778371000, 1778371200, 0},
     /* CHL: notice of 2025-10-01 accepted on 2026-01-15, day 106: late */
-    {"CHL", 4, 2025, 0, "2025-10-01", 1768435000, 1768435200},
+    {"CHL", 4, 2025, 0, "2025-10-01", 1768435000, 1768435200, 0},
     /* CHL: Convention report accepted after the evaluation time */
-    {"CHL", 3, 2025, 0, NULL, 1780272000, 1780272000},
-    {"CHL", 6, 2025, 0, NULL, 1775001000, 1775001600},
+    {"CHL", 3, 2025, 0, NULL, 1780272000, 1780272000, 0},
+    /* CHL: a white paper: a document, not an inventory */
+    {"CHL", 6, 2025, 0, NULL, 1775001000, 1775001600, 1},
+    /* ARG: CSBM inventory on 10 April: on time */
+    {"ARG", 6, 2025, 0, NULL, 1775800000, 1775800800, 3},
+    /* BRA: CSBM inventory accepted on 20 April: 5 days late */
+    {"BRA", 6, 2025, 0, NULL, 1776670000, 1776672000, 3},
     /* PER: not a member of the keyring */
-    {"PER", 1, 2025, 0, NULL, 1775001000, 1775001600},
+    {"PER", 1, 2025, 0, NULL, 1775001000, 1775001600, 0},
 };
 
 static const char s_header[] =
@@ -84,9 +90,9 @@ static const char s_header[] =
     "exercises,documents\n";
 
 static const char s_expected[] =
-    "ARG,ON_TIME,,PENDING,,PENDING,,MISSING,30,1,0,1,0\n"
+    "ARG,ON_TIME,,PENDING,,PENDING,,ON_TIME,,1,0,1,0\n"
     "BOL,MISSING,15,PENDING,,PENDING,,MISSING,30,0,0,0,0\n"
-    "BRA,NIL_LATE,1,NIL,,PENDING,,MISSING,30,0,0,0,0\n"
+    "BRA,NIL_LATE,1,NIL,,PENDING,,LATE,5,0,0,0,0\n"
     "CHL,ON_TIME,,PENDING,,PENDING,,MISSING,30,1,1,0,1\n";
 
 static void
@@ -118,6 +124,7 @@ s_archive_pkg(archive_t *a, const s_pkg_t *p, uint64_t seq)
     sp.year = p->year;
     sp.nil_report = p->nil;
     sp.subject_date = p->subject_date;
+    sp.document_kind = (Csbm__DocumentKind)p->document_kind;
     if (envelope_seal(&sp, plain, sizeof plain, &buf, &len, &err) != 0)
         fail_msg("seal: %s", err.msg);
     env = envelope_parse(buf, len, &err);

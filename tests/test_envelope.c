@@ -1220,6 +1220,49 @@ test_envelope_two_recipients_open_same_plaintext(void **state)
 }
 
 /* Two seals of the same input share nothing random. */
+/* A DOCUMENT names its kind in the signed header and no other type has
+ * one; the kind survives the round trip and is covered by the signature. */
+static void
+test_envelope_document_kind_fits_the_type(void **state)
+{
+    envelope_recipient_t   r = {s_bra.id, s_bra.pk};
+    envelope_seal_params_t p;
+    uint8_t               *out = NULL;
+    size_t                 len = 0;
+    envelope_t            *env;
+    errbuf_t               err = {{0}};
+
+    (void)state;
+    s_params(&p, &r, 1);
+    p.document_kind = CSBM__DOCUMENT_KIND__CSBM_INVENTORY;
+    assert_int_equal(envelope_seal(&p, (const uint8_t *)"x", 1, &out, &len,
+        &err), -1);
+    assert_null(out);
+    s_assert_contains(err.msg, "document_kind 3 does not fit package_type");
+
+    p.package_type = CSBM__PACKAGE_TYPE__DOCUMENT;
+    p.document_kind = CSBM__DOCUMENT_KIND__DOCUMENT_KIND_UNSPECIFIED;
+    assert_int_equal(envelope_seal(&p, (const uint8_t *)"x", 1, &out, &len,
+        &err), -1);
+    s_assert_contains(err.msg, "a DOCUMENT names its kind");
+
+    p.document_kind = (Csbm__DocumentKind)99;
+    assert_int_equal(envelope_seal(&p, (const uint8_t *)"x", 1, &out, &len,
+        &err), -1);
+    s_assert_contains(err.msg, "document_kind 99 is not a known document kind");
+
+    p.document_kind = CSBM__DOCUMENT_KIND__CSBM_INVENTORY;
+    if (envelope_seal(&p, (const uint8_t *)"x", 1, &out, &len, &err) != 0)
+        fail_msg("seal: %s", err.msg);
+    env = envelope_parse(out, len, &err);
+    assert_non_null(env);
+    assert_int_equal(envelope_header(env)->document_kind,
+        CSBM__DOCUMENT_KIND__CSBM_INVENTORY);
+    assert_int_equal(envelope_verify(env, s_arg.pk, &err), 0);
+    envelope_destroy(&env);
+    free(out);
+}
+
 static void
 test_envelope_seal_is_randomized(void **state)
 {
@@ -2284,6 +2327,7 @@ main(void)
         cmocka_unit_test(test_envelope_round_trip_sizes),
         cmocka_unit_test(test_envelope_two_recipients_open_same_plaintext),
         cmocka_unit_test(test_envelope_seal_is_randomized),
+        cmocka_unit_test(test_envelope_document_kind_fits_the_type),
         cmocka_unit_test(test_envelope_opens_other_chunk_sizes),
         cmocka_unit_test(test_envelope_rejects_every_truncation),
         cmocka_unit_test(test_envelope_rejects_every_bit_flip),
