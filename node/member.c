@@ -1415,7 +1415,10 @@ member_run(member_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
             if (!*stop && !hub_failed && (pull_now || now >= next_pull)) {
                 errbuf_clear(&e);
                 if (member_pull(self, 0, s_log_pull, NULL, &prep, &e) != 0) {
-                    log_warn("pull: %s", e.msg);
+                    if (prep.log.inconsistent || prep.log.forks > 0)
+                        log_error("hub's log: %s", e.msg);
+                    else
+                        log_warn("pull: %s", e.msg);
                     hub_failed = 1;
                 } else {
                     if (prep.added > 0)
