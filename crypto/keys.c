@@ -358,6 +358,13 @@ s_secret_parse(const uint8_t *buf, size_t len, keys_kind_t want,
         return -1;
     }
     p = S_MAGIC_LEN + 2;
+    /* A NUL inside would make the owner shorter than its stored length,
+     * and every offset computed from it afterwards wrong. */
+    if (memchr(buf + p, '\0', owner_len) != NULL) {
+        errbuf_set(err, "%s: the owner stored in the file holds a NUL byte; "
+            "the key file is damaged", path);
+        return -1;
+    }
     memcpy(owner_out, buf + p, owner_len);
     owner_out[owner_len] = '\0';
     if (!keys_owner_valid(owner_out)) {
@@ -745,8 +752,12 @@ keys_public_parse(const char *json, size_t len, keys_public_t *out,
     }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
+        /* jansson quotes the offending bytes: keep them out of terminals */
+        char shown[sizeof jerr.text];
+
+        s_printable(jerr.text, shown, sizeof shown);
         errbuf_set(err, "not valid JSON (line %d, column %d: %s)", jerr.line,
-            jerr.column, jerr.text);
+            jerr.column, shown);
         return -1;
     }
     if (!json_is_object(root)) {

@@ -473,6 +473,32 @@ test_keys_rejects_flipped_header_bits(void **state)
     free(buf);
 }
 
+/* Found by fuzzing: an owner "AR\0" (stored length 3) passed as "AR", so
+ * the header length was taken one byte short and decryption wrote past
+ * the end of its buffer. */
+static void
+test_keys_rejects_nul_in_stored_owner(void **state)
+{
+    errbuf_t err = {{0}};
+    char     dir[PATH_MAX];
+    uint8_t *buf;
+    size_t   len, i;
+
+    (void)state;
+    s_scratch(dir, sizeof dir);
+    buf = s_read_file(s_fx.path[KEYS_SIGN], &len);
+    for (i = 0; i < 3; i++) {
+        uint8_t saved = buf[10 + i];
+
+        buf[10 + i] = 0;
+        assert_null(s_load_bytes(dir, "input.secret", buf, len, KEYS_SIGN,
+            &err));
+        assert_non_null(strstr(err.msg, "holds a NUL byte"));
+        buf[10 + i] = saved;
+    }
+    free(buf);
+}
+
 static void
 test_keys_rejects_flipped_salt_nonce_ciphertext(void **state)
 {
@@ -791,6 +817,24 @@ test_keys_public_rejects_bad_fields(void **state)
         assert_int_equal(keys_public_parse(bad, strlen(bad), &pub, &err), -1);
         assert_non_null(strstr(err.msg, "not valid JSON"));
     }
+}
+
+/* Found by fuzzing: jansson's message quotes the offending bytes, and
+ * they went into ours unfiltered (terminal escapes from a hostile file). */
+static void
+test_keys_public_parse_error_is_printable(void **state)
+{
+    static const char bad[] = "{\"format\": \x1b[31m}";
+    keys_public_t     pub;
+    errbuf_t          err = {{0}};
+    size_t            i;
+
+    (void)state;
+    assert_int_equal(keys_public_parse(bad, sizeof bad - 1, &pub, &err), -1);
+    assert_non_null(strstr(err.msg, "not valid JSON"));
+    for (i = 0; err.msg[i] != '\0'; i++)
+        assert_true((unsigned char)err.msg[i] >= 0x20
+            && (unsigned char)err.msg[i] != 0x7f);
 }
 
 static void
@@ -1229,12 +1273,14 @@ main(void)
         cmocka_unit_test(test_keys_rejects_symlinked_key_file),
         cmocka_unit_test(test_keys_rejects_every_truncation),
         cmocka_unit_test(test_keys_rejects_flipped_header_bits),
+        cmocka_unit_test(test_keys_rejects_nul_in_stored_owner),
         cmocka_unit_test(test_keys_rejects_flipped_salt_nonce_ciphertext),
         cmocka_unit_test(test_keys_rejects_downgraded_kdf_settings),
         cmocka_unit_test(test_keys_generate_refuses_to_overwrite),
         cmocka_unit_test(test_keys_generate_refuses_bad_input),
         cmocka_unit_test(test_keys_public_roundtrip),
         cmocka_unit_test(test_keys_public_rejects_bad_fields),
+        cmocka_unit_test(test_keys_public_parse_error_is_printable),
         cmocka_unit_test(test_keys_public_rejects_truncation_and_big_file),
         cmocka_unit_test(test_keys_public_init_checks),
         cmocka_unit_test(test_keys_known_answer_vector),
