@@ -11,11 +11,12 @@
  * CSBM_FUZZ_MUTATIONS=N changes the number of mutations per target (for a
  * longer local run); CSBM_FUZZ_PRNG=N the PRNG seed.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <dirent.h>
 #include <limits.h>
