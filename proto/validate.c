@@ -28,7 +28,7 @@ typedef struct {
 
 /* ---------------------------------------------------------- problems --- */
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 s_vproblem(s_ctx_t *c, const char *fmt, va_list ap)
 {
     validate_problem_t *p;
