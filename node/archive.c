@@ -76,6 +76,16 @@
 #include "crypto/treehead.h"
 
 #define S_BUSY_TIMEOUT_MS 10000
+#define S_ROOT_CACHE      4096 /* range roots kept for proofs (a power of 2) */
+
+/* A range root of the log, [start, end). The log only grows, so a root
+ * over leaves that exist never changes; the cache is emptied when a
+ * rollback takes leaves back. Proofs for the packages of one batch share
+ * most of their ranges: with it they cost O(log n) reads, not O(log^2 n). */
+typedef struct {
+    uint64_t start, end; /* end 0: empty slot */
+    uint8_t  hash[MERKLE_HASH_BYTES];
+} s_root_slot_t;
 
 enum {
     S_BEGIN,
@@ -108,8 +118,8 @@ static const char *const s_sql[S_COUNT_STMTS] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_INSERT] = "INSERT INTO archive(package_id, sender, sequence, "
                  "package_type, year, created_at, accepted_at, envelope, "
-                 "envelope_hash, log_index) "
-                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 "envelope_hash, log_index, receipt) "
+                 "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [S_INSERT_RCPT] = "INSERT OR IGNORE INTO recipients(position, recipient) "
                       "VALUES(?, ?)",
     [S_SET_RECEIPT] = "UPDATE archive SET receipt = ? WHERE position = ?",
@@ -209,6 +219,8 @@ struct archive {
     int           in_batch;
     uint64_t      count;       /* committed packages */
     uint64_t      batch_count; /* including the open batch */
+    uint64_t      last_pos;       /* AUTOINCREMENT's counter, committed */
+    uint64_t      batch_last_pos; /* including the open batch */
     char          federation[ENVELOPE_FEDERATION_MAX + 1];
     const keys_secret_t *log_key;
     merkle_frontier_t    log;       /* including the open batch */
@@ -217,6 +229,8 @@ struct archive {
     int64_t              head_time;
     uint64_t             head_size_saved; /* as committed */
     int64_t              head_time_saved;
+    unsigned             flags;     /* ARCHIVE_OPEN_* */
+    s_root_slot_t       *roots;     /* S_ROOT_CACHE */
 };
 
 static int s_log_load(archive_t *self, errbuf_t *err);
@@ -364,6 +378,17 @@ s_setup(archive_t *self, const char *federation, errbuf_t *err)
     }
     self->count = self->batch_count = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    /* AUTOINCREMENT never gives a position again, even one whose row is
+     * gone: the next position follows its counter, not the count. */
+    st = NULL;
+    self->last_pos = self->count;
+    if (sqlite3_prepare_v2(self->db, "SELECT seq FROM sqlite_sequence "
+            "WHERE name = 'archive'", -1, &st, NULL) == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW
+        && (uint64_t)sqlite3_column_int64(st, 0) > self->last_pos)
+        self->last_pos = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    self->batch_last_pos = self->last_pos;
     if (s_exec(self, "COMMIT", "finishing setup", err) != 0)
         goto fail;
     return 0;
@@ -375,14 +400,26 @@ fail:
 archive_t *
 archive_open(const char *path, const char *federation, errbuf_t *err)
 {
+    return archive_open_flags(path, federation, 0, err);
+}
+
+archive_t *
+archive_open_flags(const char *path, const char *federation, unsigned flags,
+    errbuf_t *err)
+{
     archive_t *self = calloc(1, sizeof *self);
     int        fd, i;
 
-    if (self == NULL || (self->path = strdup(path)) == NULL) {
+    if (self == NULL || (self->path = strdup(path)) == NULL
+        || (self->roots = calloc(S_ROOT_CACHE, sizeof *self->roots))
+               == NULL) {
+        if (self != NULL)
+            free(self->path);
         free(self);
         errbuf_set(err, "out of memory");
         return NULL;
     }
+    self->flags = flags;
     /* Create the file ourselves so that it (and SQLite's -wal and -shm
      * files, which copy its mode) is private from the start. */
     fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -442,6 +479,7 @@ archive_destroy(archive_t **self_p)
     if (self->db != NULL)
         sqlite3_close(self->db);
     free(self->path);
+    free(self->roots);
     free(self);
     *self_p = NULL;
 }
@@ -457,6 +495,7 @@ archive_begin(archive_t *self, errbuf_t *err)
         return -1;
     self->in_batch = 1;
     self->batch_count = self->count;
+    self->batch_last_pos = self->last_pos;
     self->log = self->log_saved;
     return 0;
 }
@@ -482,6 +521,7 @@ archive_commit(archive_t *self, errbuf_t *err)
     }
     self->in_batch = 0;
     self->count = self->batch_count;
+    self->last_pos = self->batch_last_pos;
     self->log_saved = self->log;
     self->head_size_saved = self->head_size;
     self->head_time_saved = self->head_time;
@@ -498,9 +538,12 @@ archive_rollback(archive_t *self)
         (void)s_run(self, S_ROLLBACK, "rolling back", NULL);
     self->in_batch = 0;
     self->batch_count = self->count;
+    self->batch_last_pos = self->last_pos;
     self->log = self->log_saved;
     self->head_size = self->head_size_saved;
     self->head_time = self->head_time_saved;
+    /* Leaves taken back: their indexes will hold other leaves. */
+    memset(self->roots, 0, S_ROOT_CACHE * sizeof *self->roots);
 }
 
 int
@@ -519,6 +562,7 @@ archive_append(archive_t *self, const archive_entry_t *e, uint64_t *position,
 {
     sqlite3_stmt *st = self->st[S_INSERT];
     int64_t       pos;
+    uint64_t      want = archive_next_position(self);
     size_t        i;
 
     *position = 0;
@@ -542,9 +586,20 @@ archive_append(archive_t *self, const archive_entry_t *e, uint64_t *position,
     sqlite3_bind_blob64(st, 8, e->envelope, e->envelope_len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 9, e->envelope_hash, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, (sqlite3_int64)self->log.size);
+    if (e->receipt != NULL)
+        sqlite3_bind_blob64(st, 11, e->receipt, e->receipt_len,
+            SQLITE_STATIC);
     if (s_run(self, S_INSERT, "appending a package", err) != 0)
         return -1;
     pos = sqlite3_last_insert_rowid(self->db);
+    if (e->receipt != NULL && (uint64_t)pos != want) {
+        /* The receipt would name a position the package does not have. */
+        errbuf_set(err, "%s: the package got position %lld, its receipt "
+            "names %llu; the archive's positions are not contiguous: run "
+            "'csbm audit verify'", self->path, (long long)pos,
+            (unsigned long long)want);
+        return -1;
+    }
     st = self->st[S_INSERT_RCPT];
     for (i = 0; i < e->n_recipients; i++) {
         sqlite3_bind_int64(st, 1, pos);
@@ -561,6 +616,7 @@ archive_append(archive_t *self, const archive_entry_t *e, uint64_t *position,
             return -1;
     }
     self->batch_count = (uint64_t)pos;
+    self->batch_last_pos = (uint64_t)pos;
     *position = (uint64_t)pos;
     return 0;
 }
@@ -731,6 +787,12 @@ archive_count(const archive_t *self)
     return self->in_batch ? self->batch_count : self->count;
 }
 
+uint64_t
+archive_next_position(const archive_t *self)
+{
+    return (self->in_batch ? self->batch_last_pos : self->last_pos) + 1;
+}
+
 const char *
 archive_event_name(int kind)
 {
@@ -805,6 +867,11 @@ s_leaf_add(archive_t *self, int kind, int64_t position, int64_t at,
     if (!self->in_batch) {
         errbuf_set(err, "%s: log append outside a batch", self->path);
         return -1;
+    }
+    if (self->flags & ARCHIVE_OPEN_BENCH_NO_LOG) {
+        if (leaf_index != NULL)
+            *leaf_index = idx;
+        return 0;
     }
     if (idx >= (uint64_t)INT64_MAX) {
         errbuf_set(err, "%s: the log is full", self->path);
@@ -918,20 +985,33 @@ static int
 s_range_root(archive_t *self, uint64_t start, uint64_t end,
     uint8_t out[MERKLE_HASH_BYTES], errbuf_t *err)
 {
-    uint64_t n = end - start, k;
-    uint8_t  l[MERKLE_HASH_BYTES], r[MERKLE_HASH_BYTES];
+    uint64_t       n = end - start, k;
+    uint8_t        l[MERKLE_HASH_BYTES], r[MERKLE_HASH_BYTES];
+    s_root_slot_t *slot;
 
     if (n == 0) {
         merkle_root(NULL, 0, out);
         return 0;
     }
-    if ((n & (n - 1)) == 0 && start % n == 0)
-        return s_node(self, s_log2(n), start / n, out, err);
-    k = s_split(n);
-    if (s_range_root(self, start, start + k, l, err) != 0
-        || s_range_root(self, start + k, end, r, err) != 0)
-        return -1;
-    merkle_node_hash(l, r, out);
+    slot = &self->roots[(start * UINT64_C(0x9E3779B97F4A7C15) ^ end)
+                        & (S_ROOT_CACHE - 1)];
+    if (slot->end == end && slot->start == start) {
+        memcpy(out, slot->hash, MERKLE_HASH_BYTES);
+        return 0;
+    }
+    if ((n & (n - 1)) == 0 && start % n == 0) {
+        if (s_node(self, s_log2(n), start / n, out, err) != 0)
+            return -1;
+    } else {
+        k = s_split(n);
+        if (s_range_root(self, start, start + k, l, err) != 0
+            || s_range_root(self, start + k, end, r, err) != 0)
+            return -1;
+        merkle_node_hash(l, r, out);
+    }
+    slot->start = start;
+    slot->end = end;
+    memcpy(slot->hash, out, MERKLE_HASH_BYTES);
     return 0;
 }
 

@@ -44,6 +44,12 @@ typedef struct {
     uint8_t            envelope_hash[32];
     const char *const *recipients;
     size_t             n_recipients;
+    /* The signed receipt (serialized csbm.Signed), written with the row;
+     * NULL to set it later with archive_set_receipt. A receipt names its
+     * position and leaf: sign it for archive_next_position and
+     * archive_log_size, which archive_append then checks. */
+    const uint8_t     *receipt;
+    size_t             receipt_len;
 } archive_entry_t;
 
 /* What a lookup returns: the archived facts, without the envelope. */
@@ -96,6 +102,17 @@ archive_t *archive_open(const char *path, const char *federation,
     errbuf_t *err)
     __attribute__((warn_unused_result));
 
+/* For the benchmark program only (node/main_csbm_bench.c), never offered
+ * on the command line: packages and pulls add no log leaves and commits
+ * sign no tree head, so the benchmark can measure what the log costs. An
+ * archive written so has no log over its packages: `csbm audit verify`
+ * reports every one of them. */
+#define ARCHIVE_OPEN_BENCH_NO_LOG 0x1u
+
+/* archive_open with flags (0 or ARCHIVE_OPEN_BENCH_NO_LOG). */
+archive_t *archive_open_flags(const char *path, const char *federation,
+    unsigned flags, errbuf_t *err) __attribute__((warn_unused_result));
+
 /* Close, rolling back an open batch. NULL-safe; nulls the pointer. */
 void archive_destroy(archive_t **self_p);
 
@@ -109,7 +126,8 @@ int  archive_in_batch(const archive_t *self);
 
 /* Append a package (inside a batch) and its recipients; *position is its
  * new position. Fails on a package id or (sender, sequence) already
- * archived — check with archive_find_* first. */
+ * archived — check with archive_find_* first — and on an entry whose
+ * receipt was signed for another position than the one it gets. */
 int archive_append(archive_t *self, const archive_entry_t *entry,
     uint64_t *position, errbuf_t *err) __attribute__((warn_unused_result));
 
@@ -136,6 +154,10 @@ long archive_page(archive_t *self, const char *recipient, uint64_t after,
 
 /* Number of packages archived, including those of the open batch. */
 uint64_t archive_count(const archive_t *self);
+
+/* The position the next archive_append will give: one past the highest
+ * ever given (AUTOINCREMENT), archive_count + 1 in an unaltered archive. */
+uint64_t archive_next_position(const archive_t *self);
 
 /* Record an audit event (inside a batch, or on its own). */
 int archive_log_event(archive_t *self, const archive_event_t *ev,

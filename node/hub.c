@@ -1,12 +1,12 @@
 /*
  * hub: the hub daemon's I/O loop (see hub.h; docs/PROTOCOL.md).
  *
- * One pass of the loop is one batch:
+ * Each batch goes through these steps:
  *   1. collect: take every request waiting on the ROUTER socket without
  *      blocking (at most HUB_BATCH_MAX, HUB_BATCH_BYTES), and the refused
  *      handshakes the ZAP thread reported;
  *   2. verify: parse each request; check each submitted envelope
- *      (hub_verify_submit, pure);
+ *      (hub_verify_submit, pure) — on the verifier threads;
  *   3. write, in one transaction: pull pages (read before this batch's
  *      appends) and their audit events, then for each verified package the
  *      replay checks and the append with its signed receipt, the refusal
@@ -16,10 +16,27 @@
  *      recipient of each new package.
  * A failed commit turns every answer that depended on it into WIRE_RETRY;
  * nothing is ever receipted that is not on disk.
+ *
+ * The pipeline: two batches are alive at a time. When the verdicts on
+ * batch k are back, the I/O thread collects batch k+1 and hands its
+ * envelopes to the verifiers, then writes, commits and answers batch k
+ * while they verify. Steps 3 to 5 stay on the I/O thread, batch after
+ * batch and request after request, so replay checks, positions and
+ * replies keep the order of arrival exactly.
+ *
+ * The verifiers (HUB_VERIFY_THREADS) each own one end of an inproc PAIR
+ * pipe. A message on it is a pointer to an s_chunk_t: a run of the jobs
+ * of one batch. Sending it hands those jobs' verdicts (job->v,
+ * job->verify_rc) to the verifier, which reads only the request, the
+ * keyring and the clock of the chunk; sending the pointer back hands them
+ * back. The I/O thread touches a batch only while no chunk of it is out.
+ * A NULL pointer stops a verifier.
  */
 #include "node/hub.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +54,8 @@
 #include "node/zap.h"
 
 #define S_ZAP_EVENTS_MAX 256 /* refused handshakes recorded per batch */
+#define S_INLINE_VERIFY  2   /* fewer submits, nothing to overlap: verify
+                                on the I/O thread, no round trip */
 #define S_COSIGNED_MAX   4   /* cosigned heads sent in a LogReply */
 #define S_WITNESSES_MAX  64  /* cosignatures sent per head */
 
@@ -61,6 +80,7 @@ typedef struct {
     char     message[HUB_MESSAGE_MAX];
     int      needs_commit; /* the answer holds only if the batch commits */
     /* submit */
+    int           verify_rc; /* hub_verify_submit's result */
     hub_verdict_t v;
     Csbm__Signed *receipt;   /* unpacked from the stored bytes */
     Csbm__Signed *rejection; /* signed here */
@@ -79,6 +99,25 @@ typedef struct {
     Csbm__CosignReply    cosign;
 } s_job_t;
 
+/* A run of a batch's jobs out with one verifier. */
+typedef struct {
+    s_job_t         *jobs;
+    size_t           n;
+    const keyring_t *keyring;
+    const char      *federation;
+    int64_t          now;
+} s_chunk_t;
+
+/* One batch: its jobs and the hub's clock when it was taken. */
+typedef struct {
+    s_job_t  *jobs; /* HUB_BATCH_MAX */
+    size_t    n_jobs;
+    int64_t   now;
+    int       need_txn;
+    size_t    pending; /* chunks out with the verifiers */
+    s_chunk_t chunks[HUB_VERIFY_THREADS];
+} s_batch_t;
+
 struct hub {
     void                *zctx;
     zap_t               *zap;
@@ -91,8 +130,14 @@ struct hub {
     char                 bind[256];
     char                 notify[256];
     char                 data_path[1024];
-    s_job_t             *jobs; /* HUB_BATCH_MAX */
+    s_job_t             *jobs; /* the batch being written and answered */
     size_t               n_jobs;
+    s_batch_t            batches[2];
+    s_batch_t           *inflight; /* taken, verdicts pending or in hand */
+    int                  next;     /* the batch s_start fills */
+    void                *vpipe[HUB_VERIFY_THREADS]; /* I/O thread's ends */
+    pthread_t            vthread[HUB_VERIFY_THREADS];
+    int                  n_verifiers;
     zap_event_t         *zap_events; /* S_ZAP_EVENTS_MAX */
     size_t               n_zap_events;
     int64_t              now;
@@ -467,15 +512,15 @@ s_take(hub_t *self, s_job_t *job, size_t *bytes)
 }
 
 static void
-s_collect(hub_t *self)
+s_collect(hub_t *self, s_batch_t *b)
 {
     size_t      bytes = 0;
     zap_event_t ev;
 
-    self->n_jobs = 0;
-    while (self->n_jobs < HUB_BATCH_MAX && bytes < HUB_BATCH_BYTES
-           && s_take(self, &self->jobs[self->n_jobs], &bytes))
-        self->n_jobs++;
+    b->n_jobs = 0;
+    while (b->n_jobs < HUB_BATCH_MAX && bytes < HUB_BATCH_BYTES
+           && s_take(self, &b->jobs[b->n_jobs], &bytes))
+        b->n_jobs++;
     while (self->n_zap_events < S_ZAP_EVENTS_MAX
            && zap_next_event(self->zap, &ev))
         self->zap_events[self->n_zap_events++] = ev;
@@ -662,6 +707,8 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
     int                        found, rc;
     char                       msg[HUB_MESSAGE_MAX], hex[33];
 
+    job->appended = 0;
+
     if ((found = archive_find_by_id(self->archive, job->v.package_id, &rec,
              err)) < 0)
         return -1;
@@ -721,9 +768,10 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
         rcpts[i] = job->v.recipients[i];
     e.recipients = rcpts;
     e.n_recipients = job->v.n_recipients;
+    /* Positions and leaves are given in order, so the receipt is signed
+     * first and written with the row (archive_append checks the position). */
+    job->position = archive_next_position(self->archive);
     job->log_index = archive_log_size(self->archive);
-    if (archive_append(self->archive, &e, &job->position, err) != 0)
-        return -1;
 
     csbm__receipt__init(&r);
     r.federation = self->federation;
@@ -746,7 +794,9 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
     }
     csbm__signed__pack(s, packed);
     receipt_signed_free(s);
-    rc = archive_set_receipt(self->archive, job->position, packed, len, err);
+    e.receipt = packed;
+    e.receipt_len = len;
+    rc = archive_append(self->archive, &e, &job->position, err);
     if (rc == 0
         && (job->receipt = csbm__signed__unpack(NULL, len, packed)) == NULL) {
         errbuf_set(err, "out of memory");
@@ -1146,40 +1196,58 @@ s_notify(hub_t *self, const s_job_t *job)
     }
 }
 
+/* What a batch did, for its one info line. */
+typedef struct {
+    size_t   accepted, duplicates, rejected, deferred, pulls, items;
+    uint64_t first, last; /* positions appended */
+} s_tally_t;
+
+/* Per request: debug, except refusals (info) and failures (warn). */
 static void
-s_log_job(const s_job_t *job)
+s_log_job(const s_job_t *job, s_tally_t *t)
 {
     char hex[33];
 
     switch (job->kind) {
     case S_JOB_SUBMIT:
         s_hex_id(job->v.package_id, job->v.have_id, hex);
-        if (job->status == CSBM__WIRE_STATUS__WIRE_OK && job->duplicate)
-            log_info("resubmitted %s %s by %s: already at position %llu",
+        if (job->status == CSBM__WIRE_STATUS__WIRE_OK && job->duplicate) {
+            t->duplicates++;
+            log_debug("resubmitted %s %s by %s: already at position %llu",
                 package_type_name(job->v.package_type), hex, job->user,
                 (unsigned long long)job->position);
-        else if (job->status == CSBM__WIRE_STATUS__WIRE_OK)
-            log_info("accepted %s %s from %s, sequence %llu, at position "
+        } else if (job->status == CSBM__WIRE_STATUS__WIRE_OK) {
+            t->accepted++;
+            if (t->first == 0)
+                t->first = job->position;
+            t->last = job->position;
+            log_debug("accepted %s %s from %s, sequence %llu, at position "
                 "%llu (%zu recipient%s)",
                 package_type_name(job->v.package_type), hex, job->user,
                 (unsigned long long)job->v.sequence,
                 (unsigned long long)job->position, job->v.n_recipients,
                 job->v.n_recipients == 1 ? "" : "s");
-        else if (job->status == CSBM__WIRE_STATUS__WIRE_REJECTED)
+        } else if (job->status == CSBM__WIRE_STATUS__WIRE_REJECTED) {
+            t->rejected++;
             log_info("rejected %s from %s: %s: %s", hex, job->user,
                 receipt_reason_name(job->reason), job->message);
-        else
+        } else {
+            t->deferred++;
             log_warn("deferred %s from %s: %s", hex, job->user, job->message);
+        }
         break;
     case S_JOB_PULL:
-        if (job->status == CSBM__WIRE_STATUS__WIRE_OK)
-            log_info("pull by %s after %llu: %zu item%s, cursor %llu%s",
+        if (job->status == CSBM__WIRE_STATUS__WIRE_OK) {
+            t->pulls++;
+            t->items += job->pull.n_items;
+            log_debug("pull by %s after %llu: %zu item%s, cursor %llu%s",
                 job->user, (unsigned long long)job->req->pull->after,
                 job->pull.n_items, job->pull.n_items == 1 ? "" : "s",
                 (unsigned long long)job->pull.cursor,
                 job->pull.more ? ", more waiting" : "");
-        else
+        } else {
             log_warn("pull by %s failed: %s", job->user, job->message);
+        }
         break;
     case S_JOB_PING:
         log_debug("ping from %s", job->user);
@@ -1202,31 +1270,95 @@ s_log_job(const s_job_t *job)
     }
 }
 
+/* The one info line of a batch that archived, resubmitted or served. */
 static void
-s_batch(hub_t *self)
+s_log_batch(const hub_t *self, const s_tally_t *t)
+{
+    char span[64] = "";
+
+    if (t->accepted + t->duplicates + t->pulls == 0)
+        return;
+    if (t->accepted > 0)
+        snprintf(span, sizeof span, " at positions %llu..%llu",
+            (unsigned long long)t->first, (unsigned long long)t->last);
+    log_info("batch of %zu request%s: %zu package%s archived%s, %zu "
+        "resubmitted, %zu rejected, %zu deferred; %zu pull%s served (%zu "
+        "item%s); archive holds %llu", self->n_jobs,
+        self->n_jobs == 1 ? "" : "s", t->accepted,
+        t->accepted == 1 ? "" : "s", span, t->duplicates, t->rejected,
+        t->deferred, t->pulls, t->pulls == 1 ? "" : "s", t->items,
+        t->items == 1 ? "" : "s",
+        (unsigned long long)archive_count(self->archive));
+}
+
+/* The verifiers' work: pure, touches only the chunk's verdicts. */
+static void
+s_verify_chunk(s_chunk_t *c)
 {
     size_t i;
-    int    need_txn = self->n_zap_events > 0;
 
-    self->now = (int64_t)time(NULL);
-    for (i = 0; i < self->n_jobs; i++) {
-        s_job_t *job = &self->jobs[i];
+    for (i = 0; i < c->n; i++) {
+        s_job_t                   *job = &c->jobs[i];
+        const Csbm__SubmitRequest *sr;
+
+        if (job->kind != S_JOB_SUBMIT)
+            continue;
+        if ((sr = job->req->submit) == NULL) {
+            memset(&job->v, 0, sizeof job->v);
+            job->verify_rc = s_refuse(&job->v,
+                CSBM__REASON_CODE__REASON_MALFORMED, "empty submit");
+            continue;
+        }
+        job->verify_rc = hub_verify_submit(c->keyring, c->federation,
+            job->user, sr->envelope.data, sr->envelope.len, c->now, &job->v);
+    }
+}
+
+static void *
+s_verifier(void *arg)
+{
+    void *pipe = arg;
+
+    for (;;) {
+        s_chunk_t *c = NULL;
+        int        rc = zmq_recv(pipe, &c, sizeof c, 0);
+
+        if (rc < 0 && zmq_errno() == EINTR)
+            continue;
+        if (rc != (int)sizeof c || c == NULL)
+            break; /* stopped, or the context is terminating */
+        s_verify_chunk(c);
+        while (zmq_send(pipe, &c, sizeof c, 0) < 0 && zmq_errno() == EINTR)
+            ;
+    }
+    zmq_close(pipe);
+    return NULL;
+}
+
+/* Steps 1 and 2 begin: take what is waiting into the next free batch,
+ * sort the requests out and send the envelopes to the verifiers (or
+ * verify a few here when nothing else waits for this thread). */
+static void
+s_start(hub_t *self, int overlap)
+{
+    s_batch_t *b = &self->batches[self->next];
+    size_t     i, n_submit = 0, w, n_chunks;
+
+    s_collect(self, b);
+    if (b->n_jobs == 0 && self->n_zap_events == 0)
+        return;
+    self->next ^= 1;
+    self->inflight = b;
+    b->now = (int64_t)time(NULL);
+    b->need_txn = self->n_zap_events > 0;
+    b->pending = 0;
+    for (i = 0; i < b->n_jobs; i++) {
+        s_job_t *job = &b->jobs[i];
         if (job->kind == S_JOB_SUBMIT) {
-            const Csbm__SubmitRequest *sr = job->req->submit;
-            need_txn = 1;
-            if (sr == NULL || hub_verify_submit(self->keyring,
-                    self->federation, job->user, sr->envelope.data,
-                    sr->envelope.len, self->now, &job->v) != 0) {
-                if (sr == NULL)
-                    s_refuse(&job->v, CSBM__REASON_CODE__REASON_MALFORMED,
-                        "empty submit");
-                s_reject(self, job, job->v.reason, job->v.message);
-            } else {
-                /* Replay checks and the append come in the transaction. */
-                job->needs_commit = 1;
-            }
+            b->need_txn = 1;
+            n_submit++;
         } else if (job->kind == S_JOB_PULL) {
-            need_txn = 1;
+            b->need_txn = 1;
             if (job->req->pull == NULL)
                 s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
                     CSBM__REASON_CODE__REASON_MALFORMED, "empty pull");
@@ -1235,14 +1367,107 @@ s_batch(hub_t *self)
         } else if (job->kind == S_JOB_PING) {
             s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "pong");
         } else if (job->kind == S_JOB_COSIGN) {
-            need_txn = 1;
+            b->need_txn = 1;
         } else if (job->kind == S_JOB_LOG) {
             /* answered after the commit, from the newest head */
         } else if (job->user[0] != '\0') {
-            need_txn = 1; /* a refused request of a known member */
+            b->need_txn = 1; /* a refused request of a known member */
         }
     }
-    s_write(self, need_txn);
+    if (n_submit == 0)
+        return;
+    n_chunks = (size_t)self->n_verifiers;
+    if (n_chunks == 0 || (!overlap && n_submit <= S_INLINE_VERIFY))
+        n_chunks = 0;
+    else if (n_chunks > n_submit)
+        n_chunks = n_submit;
+    if (n_chunks == 0) {
+        s_chunk_t c = {b->jobs, b->n_jobs, self->keyring, self->federation,
+            b->now};
+        s_verify_chunk(&c);
+        return;
+    }
+    for (w = 0; w < n_chunks; w++) {
+        s_chunk_t *c = &b->chunks[w];
+        size_t     lo = b->n_jobs * w / n_chunks;
+        size_t     hi = b->n_jobs * (w + 1) / n_chunks;
+
+        c->jobs = b->jobs + lo;
+        c->n = hi - lo;
+        c->keyring = self->keyring;
+        c->federation = self->federation;
+        c->now = b->now;
+        if (zmq_send(self->vpipe[w], &c, sizeof c, 0) == (int)sizeof c) {
+            b->pending++;
+        } else {
+            /* An inproc PAIR with room does not refuse; if it does, the
+             * chunk is verified here. */
+            log_warn("verifier %zu unreachable: %s", w,
+                zmq_strerror(zmq_errno()));
+            s_verify_chunk(c);
+        }
+    }
+}
+
+/* Wait until every chunk of the batch in flight is back. Returns -1 only
+ * if the verifiers are gone (the context is terminating). */
+static int
+s_await(hub_t *self, errbuf_t *err)
+{
+    s_batch_t *b = self->inflight;
+
+    while (b->pending > 0) {
+        zmq_pollitem_t items[HUB_VERIFY_THREADS];
+        int            i, rc;
+
+        for (i = 0; i < self->n_verifiers; i++) {
+            items[i].socket = self->vpipe[i];
+            items[i].fd = 0;
+            items[i].events = ZMQ_POLLIN;
+            items[i].revents = 0;
+        }
+        rc = zmq_poll(items, self->n_verifiers, -1);
+        if (rc < 0) {
+            if (zmq_errno() == EINTR)
+                continue; /* a stop signal: the batch in hand is finished */
+            errbuf_set(err, "waiting for the verifiers: %s",
+                zmq_strerror(zmq_errno()));
+            return -1;
+        }
+        for (i = 0; i < self->n_verifiers; i++) {
+            s_chunk_t *c = NULL;
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            if (zmq_recv(self->vpipe[i], &c, sizeof c, ZMQ_DONTWAIT)
+                    == (int)sizeof c
+                && c != NULL)
+                b->pending--;
+        }
+    }
+    return 0;
+}
+
+/* Steps 2 (the verdicts) to 5 for the batch whose verdicts are in. */
+static void
+s_finish(hub_t *self, s_batch_t *b)
+{
+    s_tally_t t;
+    size_t    i;
+
+    memset(&t, 0, sizeof t);
+    self->jobs = b->jobs;
+    self->n_jobs = b->n_jobs;
+    self->now = b->now;
+    for (i = 0; i < self->n_jobs; i++) {
+        s_job_t *job = &self->jobs[i];
+        if (job->kind != S_JOB_SUBMIT)
+            continue;
+        if (job->verify_rc != 0)
+            s_reject(self, job, job->v.reason, job->v.message);
+        else
+            job->needs_commit = 1; /* replay checks and append: s_write */
+    }
+    s_write(self, b->need_txn);
     for (i = 0; i < self->n_jobs; i++) {
         s_job_t *job = &self->jobs[i];
         if (job->kind == S_JOB_SUBMIT && job->receipt != NULL
@@ -1256,14 +1481,20 @@ s_batch(hub_t *self)
         s_send(self, job);
         if (job->appended && job->status == CSBM__WIRE_STATUS__WIRE_OK)
             s_notify(self, job);
-        s_log_job(job);
+        s_log_job(job, &t);
     }
+    s_log_batch(self, &t);
     for (i = 0; i < self->n_jobs; i++)
         s_job_clear(&self->jobs[i]);
+    b->n_jobs = 0;
+    self->jobs = NULL;
     self->n_jobs = 0;
 }
 
 /* ------------------------------------------------------------- life --- */
+
+static int  s_verifiers_start(hub_t *self, errbuf_t *err);
+static void s_verifiers_stop(hub_t *self);
 
 hub_t *
 hub_new(const hub_options_t *o, errbuf_t *err)
@@ -1303,14 +1534,16 @@ hub_new(const hub_options_t *o, errbuf_t *err)
         snprintf(self->notify, sizeof self->notify, "%s", o->notify);
     self->sign_key = o->sign_key;
     self->keyring = o->keyring;
-    self->jobs = calloc(HUB_BATCH_MAX, sizeof *self->jobs);
+    self->batches[0].jobs = calloc(HUB_BATCH_MAX, sizeof(s_job_t));
+    self->batches[1].jobs = calloc(HUB_BATCH_MAX, sizeof(s_job_t));
     self->zap_events = calloc(S_ZAP_EVENTS_MAX, sizeof *self->zap_events);
-    if (self->jobs == NULL || self->zap_events == NULL) {
+    if (self->batches[0].jobs == NULL || self->batches[1].jobs == NULL
+        || self->zap_events == NULL) {
         errbuf_set(err, "out of memory");
         goto fail;
     }
-    if ((self->archive = archive_open(o->data_path, o->federation, err))
-        == NULL)
+    if ((self->archive = archive_open_flags(o->data_path, o->federation,
+             o->archive_flags, err)) == NULL)
         goto fail;
     archive_set_log_key(self->archive, o->sign_key);
     self->quorum = o->witness_quorum > 0 ? (uint32_t)o->witness_quorum
@@ -1332,10 +1565,75 @@ hub_new(const hub_options_t *o, errbuf_t *err)
         && (self->pub = wire_notify_socket(self->zctx, o->notify,
                 keys_secret_bytes(o->transport_key), err)) == NULL)
         goto fail;
+    if (s_verifiers_start(self, err) != 0)
+        goto fail;
     return self;
 fail:
     hub_destroy(&self);
     return NULL;
+}
+
+/* Start the verifier threads, each with its PAIR pipe. They block every
+ * signal: SIGINT and SIGTERM belong to the I/O thread's loop. */
+static int
+s_verifiers_start(hub_t *self, errbuf_t *err)
+{
+    sigset_t all, old;
+    int      i, rc = 0;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (i = 0; i < HUB_VERIFY_THREADS && rc == 0; i++) {
+        char  ep[96];
+        void *mine = zmq_socket(self->zctx, ZMQ_PAIR);
+        void *theirs = zmq_socket(self->zctx, ZMQ_PAIR);
+        int   zero = 0;
+
+        snprintf(ep, sizeof ep, "inproc://csbm-hub-verify-%p-%d",
+            (void *)self, i);
+        if (mine == NULL || theirs == NULL
+            || zmq_setsockopt(mine, ZMQ_LINGER, &zero, sizeof zero) != 0
+            || zmq_setsockopt(theirs, ZMQ_LINGER, &zero, sizeof zero) != 0
+            || zmq_bind(mine, ep) != 0 || zmq_connect(theirs, ep) != 0) {
+            errbuf_set(err, "cannot make a verifier pipe: %s",
+                zmq_strerror(zmq_errno()));
+            rc = -1;
+        } else if ((errno = pthread_create(&self->vthread[i], NULL,
+                        s_verifier, theirs)) != 0) {
+            errbuf_set(err, "cannot start a verifier thread: %s",
+                strerror(errno));
+            rc = -1;
+        } else {
+            /* The thread owns theirs from here on. */
+            self->vpipe[self->n_verifiers++] = mine;
+            continue;
+        }
+        if (mine != NULL)
+            zmq_close(mine);
+        if (theirs != NULL)
+            zmq_close(theirs);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void
+s_verifiers_stop(hub_t *self)
+{
+    s_chunk_t *none = NULL;
+    int        i;
+
+    for (i = 0; i < self->n_verifiers; i++)
+        while (zmq_send(self->vpipe[i], &none, sizeof none, 0) < 0
+               && zmq_errno() == EINTR)
+            ;
+    for (i = 0; i < self->n_verifiers; i++) {
+        pthread_join(self->vthread[i], NULL);
+        zmq_close(self->vpipe[i]);
+    }
+    self->n_verifiers = 0;
+    if (self->inflight != NULL)
+        self->inflight->pending = 0;
 }
 
 void
@@ -1343,11 +1641,16 @@ hub_destroy(hub_t **self_p)
 {
     hub_t *self;
     size_t i;
+    int    b;
 
     if (self_p == NULL || (self = *self_p) == NULL)
         return;
-    for (i = 0; i < self->n_jobs; i++)
-        s_job_clear(&self->jobs[i]);
+    /* A verifier finishes the chunk it holds before it reads the stop. */
+    s_verifiers_stop(self);
+    for (b = 0; b < 2; b++)
+        for (i = 0; self->batches[b].jobs != NULL
+                    && i < self->batches[b].n_jobs; i++)
+            s_job_clear(&self->batches[b].jobs[i]);
     if (self->router != NULL)
         zmq_close(self->router);
     if (self->pub != NULL)
@@ -1358,7 +1661,8 @@ hub_destroy(hub_t **self_p)
     archive_destroy(&self->archive);
     if (self->head != NULL)
         csbm__signed__free_unpacked(self->head, NULL);
-    free(self->jobs);
+    free(self->batches[0].jobs);
+    free(self->batches[1].jobs);
     free(self->zap_events);
     free(self);
     *self_p = NULL;
@@ -1367,32 +1671,51 @@ hub_destroy(hub_t **self_p)
 int
 hub_run(hub_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
 {
+    s_batch_t *done;
+
     log_info("hub for %s listening on %s, notifications on %s; archive %s "
         "holds %llu package%s", self->federation, self->bind,
         self->notify[0] ? self->notify : "(none)", self->data_path,
         (unsigned long long)archive_count(self->archive),
         archive_count(self->archive) == 1 ? "" : "s");
-    while (!*stop) {
-        zmq_pollitem_t items[2] = {{self->router, 0, ZMQ_POLLIN, 0},
-            {zap_events(self->zap), 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, 2, HUB_POLL_MS);
+    for (;;) {
+        int stopping = *stop != 0;
 
-        if (rc < 0) {
-            if (zmq_errno() == EINTR)
-                continue;
-            errbuf_set(err, "poll failed: %s", zmq_strerror(zmq_errno()));
-            return -1;
-        }
-        if (rc == 0)
+        if (self->inflight == NULL) {
+            zmq_pollitem_t items[2] = {{self->router, 0, ZMQ_POLLIN, 0},
+                {zap_events(self->zap), 0, ZMQ_POLLIN, 0}};
+            int rc;
+
+            if (stopping)
+                break;
+            if ((rc = zmq_poll(items, 2, HUB_POLL_MS)) < 0) {
+                if (zmq_errno() == EINTR)
+                    continue;
+                errbuf_set(err, "poll failed: %s", zmq_strerror(zmq_errno()));
+                return -1;
+            }
+            if (rc > 0)
+                s_start(self, 0);
             continue;
-        s_collect(self);
-        if (self->n_jobs > 0 || self->n_zap_events > 0)
-            s_batch(self);
+        }
+        /* The batch in hand is finished even when stopping. */
+        if (s_await(self, err) != 0)
+            return -1;
+        done = self->inflight;
+        self->inflight = NULL;
+        if (!stopping)
+            s_start(self, 1); /* verified while done is written */
+        s_finish(self, done);
     }
     /* What the ZAP thread reported last still goes to the audit trail. */
-    s_collect(self);
-    if (self->n_jobs > 0 || self->n_zap_events > 0)
-        s_batch(self);
+    s_start(self, 0);
+    if (self->inflight != NULL) {
+        if (s_await(self, err) != 0)
+            return -1;
+        done = self->inflight;
+        self->inflight = NULL;
+        s_finish(self, done);
+    }
     if (self->n_zap_events > 0)
         log_warn("%zu handshake events not recorded", self->n_zap_events);
     log_info("hub stopped; archive holds %llu package%s",

@@ -6,15 +6,17 @@
  * packages addressed to it. docs/PROTOCOL.md is the specification.
  *
  * Threads: the I/O thread (hub_run) owns the sockets and the archive; the
- * ZAP thread (node/zap.h) decides who may connect. Verification of a
- * submitted envelope is a pure function of the request, the keyring and
- * the clock (hub_verify_submit), so it can move to worker threads; only
- * the replay checks and the writes need the archive.
+ * ZAP thread (node/zap.h) decides who may connect; HUB_VERIFY_THREADS
+ * verifier threads run hub_verify_submit, a pure function of the request,
+ * the keyring and the clock, on the batches the I/O thread hands them
+ * over inproc pipes. Only the replay checks and the writes need the
+ * archive, and they stay on the I/O thread, in arrival order.
  *
  * Requests are handled in batches: whatever is waiting (up to
  * HUB_BATCH_MAX requests or HUB_BATCH_BYTES) is verified, every accepted
  * package of the batch is written in one transaction, and only after that
- * commit are the receipts sent — one disk flush for many packages.
+ * commit are the receipts sent — one disk flush for many packages. While
+ * batch k is written and answered, batch k+1 is verified.
  */
 #ifndef CSBM_HUB_H
 #define CSBM_HUB_H
@@ -30,7 +32,8 @@
 #include "proto/errbuf.h"
 
 #define HUB_OWNER        "hub"
-#define HUB_BATCH_MAX    512
+#define HUB_BATCH_MAX    128   /* bounds the wait under load: see README */
+#define HUB_VERIFY_THREADS 2   /* the verifiers (one per core of the target) */
 #define HUB_BATCH_BYTES  (256u * 1024 * 1024) /* requests + pull replies */
 #define HUB_MAX_SKEW_S   300   /* created_at may be this far ahead */
 #define HUB_MESSAGE_MAX  512   /* longest reason text sent to a member */
@@ -69,6 +72,8 @@ typedef struct {
     const keys_secret_t *transport_key; /* KEYS_TRANSPORT: CURVE server */
     const keyring_t     *keyring;
     int                  witness_quorum; /* 0: HUB_WITNESS_QUORUM */
+    unsigned             archive_flags;  /* 0; ARCHIVE_OPEN_BENCH_NO_LOG
+                                            from the benchmark only */
 } hub_options_t;
 
 typedef struct hub hub_t;
