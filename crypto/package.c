@@ -30,9 +30,11 @@ static const char **
 s_recipient_ids(const package_seal_opts_t *o, const char *sender,
     size_t *n_out, errbuf_t *err)
 {
+    /* "all" adds each owner at most once, however often it is named. */
     size_t       cap = o->n_to + keyring_owner_count(o->keyring) + 1, n = 0;
     const char **ids = calloc(cap, sizeof *ids);
     size_t       i, j;
+    int          all = 0;
 
     if (ids == NULL) {
         errbuf_set(err, "out of memory");
@@ -43,6 +45,8 @@ s_recipient_ids(const package_seal_opts_t *o, const char *sender,
             ids[n++] = o->to[i];
             continue;
         }
+        if (all++)
+            continue;
         for (j = 0; j < keyring_owner_count(o->keyring); j++) {
             const char *owner = keyring_owner_at(o->keyring, j);
             if (strcmp(owner, "hub") == 0 || strcmp(owner, sender) == 0)
@@ -276,6 +280,14 @@ s_check_binding(const Csbm__EnvelopeHeader *h, const Csbm__Package *pkg,
         != (h->nil_report ? 1 : 0)) {
         errbuf_set(err, "the package's year or nil-report flag differs from "
             "the signed header");
+        return -1;
+    }
+    if (strcmp(s_subject_date(pkg) != NULL ? s_subject_date(pkg) : "",
+            h->subject_date) != 0) {
+        errbuf_set(err, "the package's date (incorporation or exercise "
+            "start, \"%s\") differs from the signed header's \"%s\", which "
+            "deadlines are counted from", s_subject_date(pkg) != NULL
+            ? s_subject_date(pkg) : "", h->subject_date);
         return -1;
     }
     if ((int)s_document_kind(pkg) != (int)h->document_kind) {

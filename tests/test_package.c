@@ -760,6 +760,15 @@ test_package_to_all_expands_to_active_members(void **state)
         CSBM__DISTRIBUTION__DIRECT);
     envelope_destroy(&env);
 
+    /* "all" named twice, and beside "all" again: each member once. (It
+     * once filled the recipient array twice over.) */
+    {
+        static const char *const all_all[] = {"all", "all", "BRA", "all"};
+        env = s_seal(pkg, "ARG", all_all, 4);
+        s_assert_recipients(envelope_header(env), active, 11);
+        envelope_destroy(&env);
+    }
+
     /* Every active member but the sender, whoever sends. */
     env = s_seal(nil, "URY", all, 1);
     s_assert_recipients(envelope_header(env), from_ury, 11);
@@ -1266,6 +1275,35 @@ test_package_open_refuses_other_document_kind(void **state)
     s_pkg_free(&paper);
 }
 
+/* The date deadlines are counted from is signed in the header, so a
+ * sender cannot sign a later one than the package holds. */
+static void
+test_package_open_refuses_other_subject_date(void **state)
+{
+    Csbm__Package *notice = s_sample("acquisition-notification-CHL.json");
+    Csbm__Package *milex = s_sample("milex-standardized-ARG-2025.json");
+    s_hdr_t        h = s_hdr_of(notice);
+
+    (void)state;
+    assert_non_null(h.subject_date);
+    h.subject_date = "2099-12-31";
+    s_binding_refused(notice, &h, "the package's date (incorporation or "
+        "exercise start, \"2026-09-15\") differs from the signed header's "
+        "\"2099-12-31\", which deadlines are counted from");
+    h = s_hdr_of(notice);
+    h.subject_date = NULL;
+    s_binding_refused(notice, &h, "the package's date (incorporation or "
+        "exercise start, \"2026-09-15\") differs from the signed header's "
+        "\"\", which deadlines are counted from");
+    h = s_hdr_of(milex);
+    h.subject_date = "2025-01-01";
+    s_binding_refused(milex, &h, "the package's date (incorporation or "
+        "exercise start, \"\") differs from the signed header's "
+        "\"2025-01-01\", which deadlines are counted from");
+    s_pkg_free(&milex);
+    s_pkg_free(&notice);
+}
+
 static void
 test_package_open_refuses_other_references(void **state)
 {
@@ -1364,6 +1402,7 @@ main(void)
         cmocka_unit_test(test_package_open_refuses_other_package_type),
         cmocka_unit_test(test_package_open_refuses_other_year_or_nil_flag),
         cmocka_unit_test(test_package_open_refuses_other_document_kind),
+        cmocka_unit_test(test_package_open_refuses_other_subject_date),
         cmocka_unit_test(test_package_open_refuses_other_references),
         cmocka_unit_test(
             test_package_open_refuses_undecodable_or_newer_package),
