@@ -20,6 +20,12 @@
  *     member_pull exactly as `csbm pull` does — each item's sender
  *     signature and the hub's receipt verified, each page committed to the
  *     member's store;
+ *   - the same ingest into a hub whose archive keeps no Merkle log (no
+ *     leaves, no subtree nodes, no signed tree heads, no inclusion proofs;
+ *     ARCHIVE_OPEN_BENCH_NO_LOG): the log's cost is the difference. That
+ *     hub is this program re-executed in an internal mode (S_HUB_MODE),
+ *     running the same hub_new/hub_run as `csbm hub`; the flag exists for
+ *     this measurement only and `csbm` offers no way to set it;
  *   - beside them, node/bench_raw.c's limits measured in the same run.
  * --runs N repeats the run and reports medians.
  *
@@ -54,6 +60,8 @@
 #include "crypto/receipt.h"
 #include "node/archive.h"
 #include "node/bench_raw.h"
+#include "node/hub.h"
+#include "node/log.h"
 #include "node/member.h"
 #include "node/wire.h"
 
@@ -67,6 +75,7 @@
 #define S_START_MS      60000
 #define S_MAX_RUNS      99
 #define S_FILL_BATCH    2000
+#define S_HUB_MODE      "--internal-hub-without-log" /* argv[1]; not in usage */
 
 static const char *const s_codes[S_MAX_MEMBERS] = {"ARG", "BOL", "BRA",
     "CHL", "COL", "ECU", "PER", "URY", "CAN", "USA", "CRI", "GTM", "HND",
@@ -106,6 +115,8 @@ typedef struct {
 typedef struct {
     double ed25519, curvezmq, commits;
     double ingest_rate, ingest_s;
+    double nolog_rate;          /* the same ingest, archive without a log */
+    double log_overhead;        /* 1 - ingest_rate / nolog_rate, percent */
     double idle_p50, idle_p99;  /* ms */
     double load_p50, load_p99;  /* ms, the one-at-a-time member under load */
     double win_p50, win_p99;    /* ms, the loading members' own requests */
@@ -125,6 +136,7 @@ typedef struct {
     char           pass_file[PATH_MAX + 16];
     char           pull_db[PATH_MAX + 16];
     char           csbm[PATH_MAX];
+    char           self[PATH_MAX];
     keys_public_t  hub_pub;
     s_member_t     m[S_MAX_MEMBERS];
     s_member_t     probe;
@@ -519,12 +531,13 @@ s_setup(s_bench_t *b)
         || close(fd) != 0)
         s_die("%s: %s", b->pass_file, strerror(errno));
 
+    if ((n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1)) < 0)
+        s_die("cannot find this program's directory: %s", strerror(errno));
+    self_exe[n] = '\0';
+    snprintf(b->self, sizeof b->self, "%s", self_exe);
     if (b->o.csbm != NULL) {
         snprintf(b->csbm, sizeof b->csbm, "%s", b->o.csbm);
     } else {
-        if ((n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1)) < 0)
-            s_die("cannot find this program's directory: %s", strerror(errno));
-        self_exe[n] = '\0';
         if ((slash = strrchr(self_exe, '/')) != NULL)
             *slash = '\0';
         snprintf(b->csbm, sizeof b->csbm, "%s/csbm", self_exe);
@@ -589,9 +602,11 @@ s_ping(void *d, int timeout_ms)
     return ok ? 0 : -1;
 }
 
-/* Start `csbm hub` on db and wait until it answers a ping. */
+/* Start `csbm hub` on db (with_log 0: this program's S_HUB_MODE) and wait
+ * until it answers a ping. */
 static void
-s_hub_start(const s_bench_t *b, const char *db, const char *tag, s_hub_t *h)
+s_hub_start(const s_bench_t *b, const char *db, const char *tag, s_hub_t *h,
+    int with_log)
 {
     int attempt;
 
@@ -615,6 +630,9 @@ s_hub_start(const s_bench_t *b, const char *db, const char *tag, s_hub_t *h)
                 "--notify", notify, "--federation", S_FED,
                 "--passphrase-file", b->pass_file, "--log-level",
                 b->o.log_level, NULL};
+            const char *nolog[] = {b->self, S_HUB_MODE, b->hub_keys,
+                b->keyring_dir, db, h->ep, notify, b->pass_file,
+                b->o.log_level, NULL};
             int fd = open(h->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
             int nul = open("/dev/null", O_RDONLY);
 
@@ -624,7 +642,10 @@ s_hub_start(const s_bench_t *b, const char *db, const char *tag, s_hub_t *h)
             dup2(nul, 0);
             dup2(fd, 1);
             dup2(fd, 2);
-            execv(argv[0], (char *const *)(uintptr_t)argv);
+            if (with_log)
+                execv(argv[0], (char *const *)(uintptr_t)argv);
+            else
+                execv(nolog[0], (char *const *)(uintptr_t)nolog);
             _exit(127);
         }
         d = s_dealer(b, h, &b->probe);
@@ -812,7 +833,7 @@ out:
  * verifies with the hub's key and names the envelope sent. Returns the
  * number of good receipts; prints the first problem. */
 static size_t
-s_check_replies(const s_bench_t *b, const s_pusher_t *p)
+s_check_replies(const s_bench_t *b, const s_pusher_t *p, int with_log)
 {
     size_t i, good = 0;
 
@@ -833,6 +854,9 @@ s_check_replies(const s_bench_t *b, const s_pusher_t *p)
                  || r->submit->receipt == NULL || r->submit->duplicate)
             bad = r->message != NULL && r->message[0] ? r->message
                                                        : "no receipt";
+        else if (with_log != (r->submit->inclusion != NULL))
+            bad = with_log ? "a receipt without its inclusion proof"
+                           : "an inclusion proof from a hub without a log";
         else if (receipt_verify(r->submit->receipt, b->hub_pub.sign_pk, &rc,
                      &err) != 0)
             bad = "a receipt that does not verify";
@@ -859,7 +883,7 @@ s_check_replies(const s_bench_t *b, const s_pusher_t *p)
 }
 
 static int
-s_run_ingest(s_bench_t *b, int run, s_result_t *res)
+s_run_ingest(s_bench_t *b, int run, s_result_t *res, int with_log)
 {
     char          db[PATH_MAX + 32], tag[32];
     s_hub_t       hub;
@@ -876,9 +900,11 @@ s_run_ingest(s_bench_t *b, int run, s_result_t *res)
 
     if (load == NULL)
         s_die("out of memory");
-    snprintf(db, sizeof db, "%s/ingest-%d.db", b->root, run);
-    snprintf(tag, sizeof tag, "hub-ingest-%d", run);
-    s_hub_start(b, db, tag, &hub);
+    snprintf(db, sizeof db, "%s/ingest-%s%d.db", b->root,
+        with_log ? "" : "nolog-", run);
+    snprintf(tag, sizeof tag, "hub-ingest-%s%d", with_log ? "" : "nolog-",
+        run);
+    s_hub_start(b, db, tag, &hub, with_log);
 
     /* Idle: one member, one package at a time. */
     s_pusher_init(&idle, b, &hub, &b->probe, b->probe_pool, b->o.idle, 1);
@@ -931,7 +957,7 @@ s_run_ingest(s_bench_t *b, int run, s_result_t *res)
             ok = 0;
         }
         total += load[i].n;
-        good += s_check_replies(b, &load[i]);
+        good += s_check_replies(b, &load[i], with_log);
         for (k = 0; k < load[i].done; k++)
             win[n_win++] = load[i].lat[k];
     }
@@ -943,8 +969,8 @@ s_run_ingest(s_bench_t *b, int run, s_result_t *res)
             run, good, total);
         ok = 0;
     }
-    if (s_check_replies(b, &idle) != idle.done
-        || s_check_replies(b, &probe) != probe.done || probe.failed)
+    if (s_check_replies(b, &idle, with_log) != idle.done
+        || s_check_replies(b, &probe, with_log) != probe.done || probe.failed)
         ok = 0;
     /* Durable: every receipted package is in the archive. */
     if ((a = archive_open(db, S_FED, &err)) == NULL) {
@@ -1000,7 +1026,7 @@ s_run_pull(s_bench_t *b, int run, s_result_t *res)
         || (tk = keys_secret_load(path, KEYS_TRANSPORT, S_PASSPHRASE,
                 strlen(S_PASSPHRASE), &err)) == NULL)
         s_die("%s", err.msg);
-    s_hub_start(b, b->pull_db, tag, &hub);
+    s_hub_start(b, b->pull_db, tag, &hub, 1);
     member_config_init(&cfg);
     cfg.data_path = store;
     cfg.hub = hub.ep;
@@ -1039,6 +1065,7 @@ s_run_pull(s_bench_t *b, int run, s_result_t *res)
 
 #define S_FIELDS(X)                                                         \
     X(ed25519) X(curvezmq) X(commits) X(ingest_rate) X(ingest_s)            \
+    X(nolog_rate) X(log_overhead)                                           \
     X(idle_p50) X(idle_p99) X(load_p50) X(load_p99) X(win_p50) X(win_p99)   \
     X(pull_rate) X(pull_s) X(hub_cpu) X(member_cpu)
 
@@ -1090,8 +1117,9 @@ s_print_json(const s_bench_t *b, const s_result_t *r, int n,
         json_array_append_new(runs, s_result_json(&r[i]));
     json_object_set_new(root, "each_run", runs);
     json_object_set_new(root, "median", s_result_json(med));
-    json_object_set_new(root, "targets", json_pack("{s:i, s:f}",
-        "ingest_rate_min", 10000, "idle_p50_max_ms", 1.0));
+    json_object_set_new(root, "targets", json_pack("{s:i, s:f, s:f}",
+        "ingest_rate_min", 10000, "idle_p50_max_ms", 1.0,
+        "log_overhead_max_percent", 10.0));
     json_dumpf(root, stdout, JSON_INDENT(2));
     fputc('\n', stdout);
     json_decref(root);
@@ -1121,6 +1149,10 @@ s_print_text(const s_bench_t *b, const s_result_t *m, int n)
         m->ingest_rate / m->ed25519, m->ingest_rate / m->curvezmq,
         m->ingest_rate / m->commits, m->ingest_rate >= 10000 ? "met" : "NOT met",
         m->hub_cpu, m->member_cpu);
+    printf("log       ingest without the Merkle log %s pkg/s (same run, "
+        "benchmark-only archive flag): the log costs %.1f%% of it (target "
+        "< 10%%: %s)\n", s_grouped(m->nolog_rate, g1, sizeof g1),
+        m->log_overhead, m->log_overhead < 10.0 ? "met" : "NOT met");
     printf("push idle p50 %.2f ms, p99 %.2f ms = %.2f x / %.2f x one durable "
         "commit (target p50 < 1 ms: %s)\n", m->idle_p50, m->idle_p99,
         m->idle_p50 / commit_ms, m->idle_p99 / commit_ms,
@@ -1136,6 +1168,95 @@ s_print_text(const s_bench_t *b, const s_result_t *m, int n)
         s_grouped(m->pull_rate, g1, sizeof g1), m->pull_rate / m->ed25519,
         2 * m->pull_rate / m->ed25519, m->pull_rate / m->curvezmq, m->pull_s,
         s_grouped((double)b->o.pull, g4, sizeof g4));
+}
+
+/* ------------------------------------------------------ hub, no log --- */
+
+static volatile sig_atomic_t s_hub_stopping;
+
+static void
+s_on_term(int sig)
+{
+    (void)sig;
+    s_hub_stopping = 1;
+}
+
+/* S_HUB_MODE KEYS KEYRING DB BIND NOTIFY PASSPHRASE-FILE LOG-LEVEL: the
+ * hub as `csbm hub` runs it (hub_new, hub_run), its archive opened with
+ * ARCHIVE_OPEN_BENCH_NO_LOG. Exit 0 after a clean stop (SIGTERM). */
+static int
+s_hub_without_log(int argc, char **argv)
+{
+    keyring_t       *kr = keyring_new();
+    keys_secret_t   *sign = NULL, *transport = NULL;
+    hub_options_t    o;
+    hub_t           *hub = NULL;
+    errbuf_t         err = {{0}};
+    char             path[PATH_MAX + 64], pass[256];
+    size_t           len = 0;
+    struct sigaction sa;
+    sigset_t         block, old;
+    FILE            *f;
+    int              rc = 2;
+
+    if (argc != 9 || kr == NULL || sodium_init() < 0) {
+        keyring_destroy(&kr);
+        return 2;
+    }
+    log_open("csbm-hub", strcmp(argv[8], "debug") == 0 ? LOG_LEVEL_DEBUG
+                         : strcmp(argv[8], "warn") == 0  ? LOG_LEVEL_WARN
+                         : strcmp(argv[8], "error") == 0 ? LOG_LEVEL_ERROR
+                                                         : LOG_LEVEL_INFO,
+        0);
+    if ((f = fopen(argv[7], "r")) != NULL) {
+        if (fgets(pass, sizeof pass, f) != NULL)
+            len = strcspn(pass, "\n");
+        fclose(f);
+    }
+    if (len == 0) {
+        errbuf_set(&err, "%s: no passphrase", argv[7]);
+        goto done;
+    }
+    if (keys_path(path, sizeof path, argv[2], HUB_OWNER, KEYS_SIGN) != 0
+        || (sign = keys_secret_load(path, KEYS_SIGN, pass, len, &err)) == NULL
+        || keys_path(path, sizeof path, argv[2], HUB_OWNER, KEYS_TRANSPORT)
+               != 0
+        || (transport = keys_secret_load(path, KEYS_TRANSPORT, pass, len,
+                &err)) == NULL
+        || keyring_load_dir(kr, argv[3], &err) != 0)
+        goto done;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    memset(&o, 0, sizeof o);
+    o.federation = S_FED;
+    o.data_path = argv[4];
+    o.bind = argv[5];
+    o.notify = argv[6];
+    o.sign_key = sign;
+    o.transport_key = transport;
+    o.keyring = kr;
+    o.archive_flags = ARCHIVE_OPEN_BENCH_NO_LOG;
+    hub = hub_new(&o, &err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (hub != NULL && hub_run(hub, &s_hub_stopping, &err) == 0)
+        rc = 0;
+done:
+    if (rc != 0)
+        log_error("%s", err.msg);
+    sodium_memzero(pass, sizeof pass);
+    hub_destroy(&hub);
+    keys_secret_destroy(&sign);
+    keys_secret_destroy(&transport);
+    keyring_destroy(&kr);
+    return rc;
 }
 
 /* -------------------------------------------------------------- main --- */
@@ -1192,6 +1313,9 @@ main(int argc, char **argv)
     s_result_t       res[S_MAX_RUNS], med;
     size_t           v;
     int              opt, i, status = 0, set_n = 0, set_pull = 0;
+
+    if (argc > 1 && strcmp(argv[1], S_HUB_MODE) == 0)
+        return s_hub_without_log(argc, argv);
 
     b.o.runs = 1;
     b.o.members = 8;
@@ -1270,16 +1394,28 @@ main(int argc, char **argv)
         r->ed25519 = bench_raw_ed25519_verify(b.o.raw_s);
         r->curvezmq = bench_raw_curvezmq(b.o.raw_s);
         r->commits = bench_raw_sqlite_commits(b.root, b.o.raw_s);
-        if (s_run_ingest(&b, i + 1, r) != 0)
+        if (s_run_ingest(&b, i + 1, r, 1) != 0)
             status = 1;
+        {
+            s_result_t nl;
+            memset(&nl, 0, sizeof nl);
+            if (s_run_ingest(&b, i + 1, &nl, 0) != 0)
+                status = 1;
+            r->nolog_rate = nl.ingest_rate;
+            r->log_overhead = nl.ingest_rate > 0
+                                  ? 100.0 * (1.0 - r->ingest_rate
+                                                       / nl.ingest_rate)
+                                  : 0;
+        }
         if (s_run_pull(&b, i + 1, r) != 0)
             status = 1;
         if (!b.o.json && b.o.runs > 1)
-            fprintf(stderr, "csbm_bench:   ingest %.0f pkg/s, idle p50 %.2f "
-                "ms, load p50 %.2f ms, pull %.0f pkg/s; raw Ed25519 %.0f/s, "
-                "CurveZMQ %.0f/s, commits %.0f/s\n", r->ingest_rate,
-                r->idle_p50, r->load_p50, r->pull_rate, r->ed25519,
-                r->curvezmq, r->commits);
+            fprintf(stderr, "csbm_bench:   ingest %.0f pkg/s (without the "
+                "log %.0f, overhead %.1f%%), idle p50 %.2f ms, load p50 %.2f "
+                "ms, pull %.0f pkg/s; raw Ed25519 %.0f/s, CurveZMQ %.0f/s, "
+                "commits %.0f/s\n", r->ingest_rate, r->nolog_rate,
+                r->log_overhead, r->idle_p50, r->load_p50, r->pull_rate,
+                r->ed25519, r->curvezmq, r->commits);
     }
     s_median(res, b.o.runs, &med);
     if (b.o.json)

@@ -11,6 +11,8 @@
 #include "node/member.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -821,122 +823,354 @@ s_check_item(member_t *self, const Csbm__PullItem *pi,
     return 0;
 }
 
-/* Check and commit one page. */
-static int
-s_commit_page(member_t *self, const Csbm__PullReply *p, member_pull_fn cb,
-    void *ctx, member_pull_report_t *rep, errbuf_t *err)
-{
-    size_t                n = p->n_items, i, added = 0;
-    mailbox_inbox_item_t *items = calloc(n + 1, sizeof *items);
-    envelope_t          **envs = calloc(n + 1, sizeof *envs);
-    uint8_t             **receipts = calloc(n + 1, sizeof *receipts);
-    char                 *reasons = calloc(n + 1, MAILBOX_ERROR_MAX);
-    int                   rc = -1;
+/* One pulled page being checked: what mailbox_inbox_commit takes, and
+ * what keeps it alive until then. */
+typedef struct {
+    const Csbm__PullReply *p;
+    mailbox_inbox_item_t  *items;
+    envelope_t           **envs;
+    uint8_t              **receipts;
+    char                  *reasons;
+} s_page_t;
 
-    if (items == NULL || envs == NULL || receipts == NULL || reasons == NULL) {
-        errbuf_set(err, "out of memory");
-        goto done;
+/* A run of a page's items out with one checker thread. */
+typedef struct {
+    member_t *self; /* only its keyring, federation and owner are read */
+    s_page_t *pg;
+    size_t    lo, hi;
+    int       rc;   /* -1: out of memory */
+} s_check_run_t;
+
+#define S_CHECKERS 2 /* threads that check a page while the next is fetched */
+
+static void
+s_page_free(s_page_t *pg)
+{
+    size_t i;
+
+    for (i = 0; pg->envs != NULL && pg->receipts != NULL && i < pg->p->n_items;
+         i++) {
+        envelope_destroy(&pg->envs[i]);
+        free(pg->receipts[i]);
     }
-    for (i = 0; i < n; i++) {
+    free(pg->items);
+    free(pg->envs);
+    free(pg->receipts);
+    free(pg->reasons);
+    memset(pg, 0, sizeof *pg);
+}
+
+static int
+s_page_init(s_page_t *pg, const Csbm__PullReply *p, errbuf_t *err)
+{
+    size_t n = p->n_items, i;
+
+    memset(pg, 0, sizeof *pg);
+    pg->p = p;
+    for (i = 0; i < n; i++)
         if (p->items[i] == NULL) {
             errbuf_set(err, "the hub sent an empty item");
-            goto done;
+            return -1;
         }
-        if (s_check_item(self, p->items[i], &items[i], &envs[i],
-                &receipts[i], reasons + i * MAILBOX_ERROR_MAX,
-                MAILBOX_ERROR_MAX) != 0) {
-            errbuf_set(err, "out of memory");
-            goto done;
-        }
+    pg->items = calloc(n + 1, sizeof *pg->items);
+    pg->envs = calloc(n + 1, sizeof *pg->envs);
+    pg->receipts = calloc(n + 1, sizeof *pg->receipts);
+    pg->reasons = calloc(n + 1, MAILBOX_ERROR_MAX);
+    if (pg->items == NULL || pg->envs == NULL || pg->receipts == NULL
+        || pg->reasons == NULL) {
+        errbuf_set(err, "out of memory");
+        s_page_free(pg);
+        return -1;
     }
-    if (mailbox_inbox_commit(self->mailbox, items, n, p->cursor,
+    return 0;
+}
+
+static void
+s_check_run(s_check_run_t *r)
+{
+    size_t i;
+
+    r->rc = 0;
+    for (i = r->lo; i < r->hi && r->rc == 0; i++)
+        r->rc = s_check_item(r->self, r->pg->p->items[i], &r->pg->items[i],
+            &r->pg->envs[i], &r->pg->receipts[i],
+            r->pg->reasons + i * MAILBOX_ERROR_MAX, MAILBOX_ERROR_MAX);
+}
+
+static void *
+s_checker(void *arg)
+{
+    void *pipe = arg;
+
+    for (;;) {
+        s_check_run_t *r = NULL;
+        int            rc = zmq_recv(pipe, &r, sizeof r, 0);
+
+        if (rc < 0 && zmq_errno() == EINTR)
+            continue;
+        if (rc != (int)sizeof r || r == NULL)
+            break;
+        s_check_run(r);
+        while (zmq_send(pipe, &r, sizeof r, 0) < 0 && zmq_errno() == EINTR)
+            ;
+    }
+    zmq_close(pipe);
+    return NULL;
+}
+
+/* The checker threads of one member_pull, each with its inproc PAIR pipe.
+ * A message is a pointer to an s_check_run_t: sending it hands the run's
+ * items to the checker, which sends the pointer back when they are
+ * checked; the pulling thread touches a page only when every run of it
+ * is back. A NULL pointer stops a checker. With no checkers (a pipe or a
+ * thread could not be made) the pulling thread checks pages itself. */
+typedef struct {
+    void          *pipe[S_CHECKERS];
+    pthread_t      th[S_CHECKERS];
+    int            n;
+    s_check_run_t  runs[S_CHECKERS];
+    int            out; /* runs sent, not yet back */
+} s_checkers_t;
+
+static void
+s_checkers_start(member_t *self, s_checkers_t *c)
+{
+    sigset_t all, old;
+    int      i;
+
+    memset(c, 0, sizeof *c);
+    if (self->zctx == NULL)
+        return;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (i = 0; i < S_CHECKERS; i++) {
+        char  ep[96];
+        void *mine = zmq_socket(self->zctx, ZMQ_PAIR);
+        void *theirs = zmq_socket(self->zctx, ZMQ_PAIR);
+        int   zero = 0;
+
+        snprintf(ep, sizeof ep, "inproc://csbm-pull-check-%p-%d",
+            (void *)c, i);
+        if (mine != NULL && theirs != NULL
+            && zmq_setsockopt(mine, ZMQ_LINGER, &zero, sizeof zero) == 0
+            && zmq_setsockopt(theirs, ZMQ_LINGER, &zero, sizeof zero) == 0
+            && zmq_bind(mine, ep) == 0 && zmq_connect(theirs, ep) == 0
+            && pthread_create(&c->th[c->n], NULL, s_checker, theirs) == 0) {
+            c->pipe[c->n++] = mine;
+            continue;
+        }
+        if (mine != NULL)
+            zmq_close(mine);
+        if (theirs != NULL)
+            zmq_close(theirs);
+        break;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Wait for every run out; returns -1 if one ran out of memory. */
+static int
+s_checkers_wait(s_checkers_t *c)
+{
+    int i, rc = 0;
+
+    for (i = 0; i < c->out; i++) {
+        s_check_run_t *r = NULL;
+        while (zmq_recv(c->pipe[i], &r, sizeof r, 0) < 0
+               && zmq_errno() == EINTR)
+            ;
+        if (r == NULL || r->rc != 0)
+            rc = -1;
+    }
+    c->out = 0;
+    return rc;
+}
+
+static void
+s_checkers_stop(s_checkers_t *c)
+{
+    s_check_run_t *none = NULL;
+    int            i;
+
+    (void)s_checkers_wait(c);
+    for (i = 0; i < c->n; i++)
+        while (zmq_send(c->pipe[i], &none, sizeof none, 0) < 0
+               && zmq_errno() == EINTR)
+            ;
+    for (i = 0; i < c->n; i++) {
+        pthread_join(c->th[i], NULL);
+        zmq_close(c->pipe[i]);
+    }
+    c->n = 0;
+}
+
+/* Start checking a page: split among the checkers, or check it here. */
+static int
+s_page_check(member_t *self, s_checkers_t *c, s_page_t *pg)
+{
+    size_t n = pg->p->n_items;
+    int    i, k = c->n;
+
+    if (k == 0 || n < 2) {
+        s_check_run_t r = {self, pg, 0, n, 0};
+        s_check_run(&r);
+        return r.rc;
+    }
+    for (i = 0; i < k; i++) {
+        s_check_run_t *r = &c->runs[i];
+        r->self = self;
+        r->pg = pg;
+        r->lo = n * (size_t)i / (size_t)k;
+        r->hi = n * (size_t)(i + 1) / (size_t)k;
+        r->rc = 0;
+        if (zmq_send(c->pipe[i], &r, sizeof r, 0) != (int)sizeof r) {
+            /* Cannot happen on a live inproc pipe; check the rest here. */
+            s_check_run_t rest = {self, pg, r->lo, n, 0};
+            s_check_run(&rest);
+            return s_checkers_wait(c) != 0 || rest.rc != 0 ? -1 : 0;
+        }
+        c->out++;
+    }
+    return 0;
+}
+
+/* Commit a checked page. */
+static int
+s_page_commit(member_t *self, s_page_t *pg, member_pull_fn cb, void *ctx,
+    member_pull_report_t *rep, errbuf_t *err)
+{
+    const Csbm__PullReply *p = pg->p;
+    size_t                 n = p->n_items, i, added = 0;
+
+    if (mailbox_inbox_commit(self->mailbox, pg->items, n, p->cursor,
             (int64_t)time(NULL), &added, err) != 0)
-        goto done;
+        return -1;
     rep->received += n;
     rep->added += added;
     rep->cursor = p->cursor;
     rep->more = p->more ? 1 : 0;
     for (i = 0; i < n; i++) {
-        if (items[i].refused == NULL)
+        if (pg->items[i].refused == NULL)
             continue;
         rep->refused++;
         if (cb != NULL)
-            cb(rep, items[i].position, items[i].refused, ctx);
+            cb(rep, pg->items[i].position, pg->items[i].refused, ctx);
     }
-    rc = 0;
-done:
-    for (i = 0; envs != NULL && receipts != NULL && i < n; i++) {
-        envelope_destroy(&envs[i]);
-        free(receipts[i]);
-    }
-    free(items);
-    free(envs);
-    free(receipts);
-    free(reasons);
-    return rc;
+    return 0;
 }
 
-int
-member_pull(member_t *self, size_t max, member_pull_fn progress, void *ctx,
-    member_pull_report_t *rep, errbuf_t *err)
+/* Ask for the page after cursor (at most want items) and check the
+ * reply's framing. NULL with err. */
+static Csbm__WireReply *
+s_fetch_page(member_t *self, uint64_t cursor, size_t want, errbuf_t *err)
 {
     Csbm__WireRequest req = CSBM__WIRE_REQUEST__INIT;
     Csbm__PullRequest pr = CSBM__PULL_REQUEST__INIT;
     Csbm__WireReply  *reply;
-    uint64_t          cursor = 0;
-    size_t            want;
+
+    pr.after = cursor;
+    pr.max_items = (uint32_t)want;
+    req.body_case = CSBM__WIRE_REQUEST__BODY_PULL;
+    req.pull = &pr;
+    if ((reply = s_call(self, &req, err)) == NULL)
+        return NULL;
+    if (reply->status != CSBM__WIRE_STATUS__WIRE_OK
+        || reply->body_case != CSBM__WIRE_REPLY__BODY_PULL) {
+        errbuf_set(err, "hub at %s refused the pull (%s: %s)", self->hub,
+            s_reason(reply->reason), reply->message);
+    } else if (reply->pull->n_items > want) {
+        errbuf_set(err, "hub at %s sent %zu items for a page of %zu",
+            self->hub, reply->pull->n_items, want);
+    } else if (reply->pull->more && reply->pull->n_items == 0
+               && reply->pull->cursor <= cursor) {
+        errbuf_set(err, "hub at %s says more is waiting but sent nothing "
+            "past position %llu", self->hub, (unsigned long long)cursor);
+    } else {
+        return reply;
+    }
+    protobuf_c_message_free_unpacked(&reply->base, NULL);
+    return NULL;
+}
+
+/* Pages are pipelined: while the checkers verify page k, this thread
+ * asks the hub for page k+1 (its cursor is known before page k is
+ * checked); then page k is committed. A failure fetching page k+1 still
+ * commits page k first, as one page after the other would. */
+int
+member_pull(member_t *self, size_t max, member_pull_fn progress, void *ctx,
+    member_pull_report_t *rep, errbuf_t *err)
+{
+    Csbm__WireReply *reply, *next = NULL;
+    s_checkers_t     chk;
+    s_page_t         pg;
+    errbuf_t         next_err = {{0}};
+    uint64_t         cursor = 0;
+    size_t           want;
+    int              rc = -1, next_failed;
 
     memset(rep, 0, sizeof *rep);
+    memset(&chk, 0, sizeof chk);
     if (mailbox_cursor(self->mailbox, &cursor, err) != 0)
         return -1;
     rep->cursor = cursor;
+    want = self->cfg.page_size;
+    if (max > 0 && max < want)
+        want = max;
+    if (want == 0)
+        return member_log_check(self, &rep->log, err);
+    if ((reply = s_fetch_page(self, cursor, want, err)) == NULL)
+        return -1;
+    s_checkers_start(self, &chk);
     for (;;) {
-        want = self->cfg.page_size;
-        if (max > 0 && max - rep->received < want)
-            want = max - rep->received;
-        if (want == 0)
-            break;
-        pr.after = cursor;
-        pr.max_items = (uint32_t)want;
-        req.body_case = CSBM__WIRE_REQUEST__BODY_PULL;
-        req.pull = &pr;
-        if ((reply = s_call(self, &req, err)) == NULL)
-            return -1;
-        if (reply->status != CSBM__WIRE_STATUS__WIRE_OK
-            || reply->body_case != CSBM__WIRE_REPLY__BODY_PULL) {
-            errbuf_set(err, "hub at %s refused the pull (%s: %s)", self->hub,
-                s_reason(reply->reason), reply->message);
-            protobuf_c_message_free_unpacked(&reply->base, NULL);
-            return -1;
-        }
-        if (reply->pull->n_items > want) {
-            errbuf_set(err, "hub at %s sent %zu items for a page of %zu",
-                self->hub, reply->pull->n_items, want);
-            protobuf_c_message_free_unpacked(&reply->base, NULL);
-            return -1;
-        }
-        if (reply->pull->more && reply->pull->n_items == 0
-            && reply->pull->cursor <= cursor) {
-            errbuf_set(err, "hub at %s says more is waiting but sent "
-                "nothing past position %llu", self->hub,
-                (unsigned long long)cursor);
-            protobuf_c_message_free_unpacked(&reply->base, NULL);
-            return -1;
-        }
-        if (s_commit_page(self, reply->pull, progress, ctx, rep, err) != 0) {
+        size_t got = reply->pull->n_items;
+
+        next_failed = 0;
+        if (s_page_init(&pg, reply->pull, err) != 0
+            || s_page_check(self, &chk, &pg) != 0) {
+            if (err->msg[0] == '\0')
+                errbuf_set(err, "out of memory");
             errbuf_prefix(err, "pull from %s", self->hub);
-            protobuf_c_message_free_unpacked(&reply->base, NULL);
-            return -1;
+            goto fail;
         }
-        cursor = reply->pull->cursor;
+        want = self->cfg.page_size;
+        if (max > 0 && max - (rep->received + got) < want)
+            want = max - (rep->received + got);
+        if (reply->pull->more && want > 0
+            && (next = s_fetch_page(self, reply->pull->cursor, want,
+                    &next_err)) == NULL)
+            next_failed = 1;
+        if (s_checkers_wait(&chk) != 0) {
+            errbuf_set(err, "pull from %s: out of memory", self->hub);
+            goto fail;
+        }
+        if (s_page_commit(self, &pg, progress, ctx, rep, err) != 0) {
+            errbuf_prefix(err, "pull from %s", self->hub);
+            goto fail;
+        }
+        s_page_free(&pg);
         protobuf_c_message_free_unpacked(&reply->base, NULL);
+        reply = next;
+        next = NULL;
         if (progress != NULL)
             progress(rep, 0, NULL, ctx);
-        if (!rep->more)
+        if (next_failed) {
+            errbuf_set(err, "%s", next_err.msg);
+            goto fail;
+        }
+        if (reply == NULL)
             break;
     }
+    s_checkers_stop(&chk);
     /* Every contact checks that the hub's log only grew. */
     return member_log_check(self, &rep->log, err);
+fail:
+    s_checkers_stop(&chk);
+    s_page_free(&pg);
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(&reply->base, NULL);
+    if (next != NULL)
+        protobuf_c_message_free_unpacked(&next->base, NULL);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- log --- */
