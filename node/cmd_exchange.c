@@ -20,6 +20,7 @@
 #include "crypto/receipt.h"
 #include "node/cli.h"
 #include "node/log.h"
+#include "node/cmd_exchange.h"
 #include "node/member.h"
 #include "proto/json_codec.h"
 #include "proto/validate.h"
@@ -38,6 +39,9 @@
         {"hub-notify", required_argument, NULL, 'N'},                         \
         {"timeout-ms", required_argument, NULL, 'T'}
 
+/* The verbs that check the hub's log and cosign its heads. */
+#define WITNESS_LONGOPTS {"no-witness", no_argument, NULL, 'W'}
+
 static const char s_common_help[] =
     "  --data FILE.db        this node's store (default $CSBM_DATA or\n"
     "                        ./" MEMBER_DEFAULT_DATA ")\n"
@@ -55,6 +59,11 @@ static const char s_hub_help[] =
     "  --hub tcp://HOST:PORT the hub's request endpoint (default $CSBM_HUB)\n"
     "  --timeout-ms N        wait at most N ms for each answer (default "
     "10000)\n";
+
+static const char s_witness_help[] =
+    "  --no-witness          do not cosign the hub's tree heads (by default\n"
+    "                        this node cosigns, with its signing key, every\n"
+    "                        head it verified as extending the one before)\n";
 
 static const char s_queued_hint[] =
     "the package is queued in the outbox and will be sent by 'csbm sync' or "
@@ -77,6 +86,7 @@ typedef struct {
     int             refused;
     int             foreground;
     int             verbose;
+    int             no_witness; /* --no-witness: do not cosign tree heads */
     char            data_buf[CONFIG_PATH_MAX + 32]; /* data_dir/store */
 } xargs_t;
 
@@ -149,6 +159,7 @@ s_parse(int argc, char **argv, const struct option *longopts, xargs_t *a,
         case 'y': a->retry_refused = 1; continue;
         case 'f': a->foreground = 1; continue;
         case 'v': a->verbose = 1; continue;
+        case 'W': a->no_witness = 1; continue;
         case 'T':
             if (s_number(optarg, 1, 3600000, &n) != 0) {
                 cli_error("--timeout-ms %s: give milliseconds, 1 to 3600000",
@@ -184,10 +195,8 @@ s_parse(int argc, char **argv, const struct option *longopts, xargs_t *a,
     return 0;
 }
 
-/* Ask for the passphrase once and load the owner's keys of the given
- * kinds into out[]. On failure none stays loaded. */
-static int
-s_load_keys(const cli_common_t *c, const char *owner, const keys_kind_t *kinds,
+int
+cmd_exchange_load_keys(const cli_common_t *c, const char *owner, const keys_kind_t *kinds,
     keys_secret_t **out, size_t n, errbuf_t *err)
 {
     char   path[4096];
@@ -220,13 +229,39 @@ s_load_keys(const cli_common_t *c, const char *owner, const keys_kind_t *kinds,
     return rc;
 }
 
-/* The node for this identity, with its transport key if network is set. */
+/* The keys a networked node needs, with one passphrase: the transport
+ * key and, unless --no-witness, the signing key it cosigns heads with. */
+static int
+s_load_network_keys(const xargs_t *a, const char *owner, keys_secret_t **tk,
+    keys_secret_t **wk, errbuf_t *err)
+{
+    static const keys_kind_t kinds[] = {KEYS_TRANSPORT, KEYS_SIGN};
+    keys_secret_t           *k[2] = {NULL, NULL};
+
+    *tk = *wk = NULL;
+    if (cmd_exchange_load_keys(&a->c, owner, kinds, k, a->no_witness ? 1 : 2, err)
+        != 0) {
+        if (!a->no_witness) {
+            char why[ERRBUF_SIZE];
+            snprintf(why, sizeof why, "%s", err->msg);
+            errbuf_set(err, "%s (the node cosigns the hub's tree heads with "
+                "its signing key; --no-witness does without it)", why);
+        }
+        return -1;
+    }
+    *tk = k[0];
+    *wk = k[1];
+    return 0;
+}
+
+/* The node for this identity, with its transport key (and, as a witness
+ * of the hub's log, its signing key) if network is set. */
 static member_t *
 s_member(const xargs_t *a, const char *owner, int network, errbuf_t *err)
 {
     keyring_t     *kr = NULL;
-    keys_secret_t *tk = NULL;
-    keys_kind_t    kind = KEYS_TRANSPORT;
+    keys_secret_t *tk = NULL, *wk = NULL;
+    member_t      *m;
 
     if (network && (a->cfg.hub == NULL || a->cfg.hub[0] == '\0')) {
         errbuf_set(err, "no hub: pass --hub tcp://HOST:PORT or set CSBM_HUB");
@@ -234,12 +269,16 @@ s_member(const xargs_t *a, const char *owner, int network, errbuf_t *err)
     }
     if ((kr = cli_load_keyring(&a->c, err)) == NULL)
         return NULL;
-    if (network && s_load_keys(&a->c, owner, &kind, &tk, 1, err) != 0) {
+    if (network && s_load_network_keys(a, owner, &tk, &wk, err) != 0) {
         keyring_destroy(&kr);
         return NULL;
     }
-    return member_new(&a->cfg, owner, a->c.federation, &kr,
+    m = member_new(&a->cfg, owner, a->c.federation, &kr,
         network ? &tk : NULL, err);
+    if (m != NULL && wk != NULL)
+        member_set_witness_key(m, &wk);
+    keys_secret_destroy(&wk);
+    return m;
 }
 
 static int
@@ -438,7 +477,7 @@ cmd_push(int argc, char **argv)
     }
     if (cli_identity(&a.c, owner, sizeof owner, &err) != 0
         || (kr = cli_load_keyring(&a.c, &err)) == NULL
-        || s_load_keys(&a.c, owner, kinds, keys, a.no_send ? 1 : 2, &err) != 0
+        || cmd_exchange_load_keys(&a.c, owner, kinds, keys, a.no_send ? 1 : 2, &err) != 0
         || (m = member_new(&a.cfg, owner, a.c.federation, &kr,
                 a.no_send ? NULL : &keys[1], &err)) == NULL
         || (to = cli_split_list(a.to, &n_to)) == NULL) {
@@ -509,6 +548,36 @@ s_pull_progress(const member_pull_report_t *so_far, uint64_t position,
             so_far->received, (unsigned long long)so_far->cursor);
 }
 
+/* What the log check after a pull found, for --json. */
+static json_t *
+s_log_json(const member_log_report_t *l)
+{
+    return json_pack("{s:b,s:I,s:I,s:b,s:b,s:I,s:b,s:I}", "checked",
+        l->checked, "old_size", (json_int_t)l->old_size, "size",
+        (json_int_t)l->new_size, "consistent",
+        !l->inconsistent && l->forks == 0, "cosigned", l->cosigned,
+        "witnesses", (json_int_t)l->witnesses, "witnessed", l->witnessed,
+        "forks", (json_int_t)l->forks);
+}
+
+/* The log check in one line. */
+static void
+s_print_log(const member_log_report_t *l)
+{
+    if (!l->checked)
+        return;
+    if (l->cosigned)
+        printf("hub's log: tree head of size %llu verified and cosigned; "
+            "%lu witness%s at the hub: %s\n",
+            (unsigned long long)l->new_size, (unsigned long)l->witnesses,
+            l->witnesses == 1 ? "" : "es",
+            l->witnessed ? "witnessed (the hub's quorum)"
+                         : "not yet witnessed by the hub's quorum");
+    else
+        printf("hub's log: tree head of size %llu verified (not cosigned)\n",
+            (unsigned long long)l->new_size);
+}
+
 /* Pull and report. Returns the exit code. */
 static int
 s_pull(member_t *m, const xargs_t *a, json_t *result)
@@ -522,7 +591,9 @@ s_pull(member_t *m, const xargs_t *a, json_t *result)
         cli_error("%s", err.msg);
         if (result != NULL)
             json_object_set_new(result, "pull_error", json_string(err.msg));
-        rc = CLI_ERROR;
+        /* Evidence against the hub's log is a failed verification. */
+        rc = rep.log.inconsistent || rep.log.forks > 0 ? CLI_REJECTED
+                                                       : CLI_ERROR;
     } else {
         rc = rep.refused > 0 ? CLI_REJECTED : CLI_OK;
     }
@@ -535,14 +606,17 @@ s_pull(member_t *m, const xargs_t *a, json_t *result)
         json_object_set_new(result, "cursor",
             json_integer((json_int_t)rep.cursor));
         json_object_set_new(result, "more", json_boolean(rep.more));
+        json_object_set_new(result, "log", s_log_json(&rep.log));
     } else {
         json_decref(pc.refused);
-        if (rc != CLI_ERROR)
+        if (rc == CLI_OK || (rc == CLI_REJECTED && rep.refused > 0))
             printf("pulled %zu new package%s (%zu received, %zu refused); "
                 "inbox at archive position %llu%s\n", rep.added,
                 rep.added == 1 ? "" : "s", rep.received, rep.refused,
                 (unsigned long long)rep.cursor,
                 rep.more ? "; more waiting (pull again)" : "");
+        if (rc == CLI_OK || (rc == CLI_REJECTED && rep.refused > 0))
+            s_print_log(&rep.log);
     }
     return rc;
 }
@@ -562,19 +636,26 @@ s_pull_usage(FILE *out)
         "listed, and kept aside ('csbm inbox --refused'). Each page is stored\n"
         "together with the position reached, so an interrupted pull resumes.\n"
         "\n"
-        "Exit status: 0 pulled, 1 some packages were refused, 2 the hub did\n"
-        "not answer or a usage or system error.\n"
+        "After the pull the node checks the hub's log: its newest signed tree\n"
+        "head must extend the one verified before (consistency proof), and no\n"
+        "head another member cosigned may contradict it; the node then\n"
+        "cosigns that head as a witness. A failed check keeps both heads as\n"
+        "evidence ('csbm log').\n"
+        "\n"
+        "Exit status: 0 pulled, 1 some packages were refused or the hub's log\n"
+        "is not consistent, 2 the hub did not answer or a usage or system\n"
+        "error.\n"
         "\n"
         "Options:\n"
         "  --max N               pull at most N packages\n"
         "  --retry-refused       pull again from the earliest refused package\n"
         "                        (after its sender's key was added to the\n"
         "                        keyring, say)\n"
-        "%s%s"
+        "%s%s%s"
         "\n"
         "Example:\n"
         "  csbm pull --hub tcp://hub.example.org:7400 && csbm inbox\n",
-        s_hub_help, s_common_help);
+        s_hub_help, s_witness_help, s_common_help);
 }
 
 int
@@ -582,7 +663,8 @@ cmd_pull(int argc, char **argv)
 {
     static const struct option longopts[] = {COMMON_LONGOPTS, HUB_LONGOPTS,
         {"max", required_argument, NULL, 'm'},
-        {"retry-refused", no_argument, NULL, 'y'}, {NULL, 0, NULL, 0}};
+        {"retry-refused", no_argument, NULL, 'y'}, WITNESS_LONGOPTS,
+        {NULL, 0, NULL, 0}};
     xargs_t   a;
     errbuf_t  err = {{0}};
     member_t *m = NULL;
@@ -660,18 +742,19 @@ s_sync_usage(FILE *out)
         "\n"
         "Options:\n"
         "  --max N               pull at most N packages\n"
-        "%s%s"
+        "%s%s%s"
         "\n"
         "Example:\n"
         "  csbm sync --hub tcp://hub.example.org:7400\n",
-        s_hub_help, s_common_help);
+        s_hub_help, s_witness_help, s_common_help);
 }
 
 int
 cmd_sync(int argc, char **argv)
 {
     static const struct option longopts[] = {COMMON_LONGOPTS, HUB_LONGOPTS,
-        {"max", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
+        {"max", required_argument, NULL, 'm'}, WITNESS_LONGOPTS,
+        {NULL, 0, NULL, 0}};
     xargs_t              a;
     errbuf_t             err = {{0}};
     member_t            *m = NULL;
@@ -990,7 +1073,7 @@ s_inbox_open(const xargs_t *a)
     if (cli_identity(&a->c, owner, sizeof owner, &err) != 0
         || s_store_exists(a->cfg.data_path, &err) != 0
         || (m = s_member(a, owner, 0, &err)) == NULL
-        || s_load_keys(&a->c, owner, &kind, &bk, 1, &err) != 0) {
+        || cmd_exchange_load_keys(&a->c, owner, &kind, &bk, 1, &err) != 0) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -1142,12 +1225,12 @@ s_node_usage(FILE *out)
         "                        (default $CSBM_HUB_NOTIFY)\n"
         "  --pull-every S        pull at least every S seconds (default %d)\n"
         "  -v, --verbose         log debug messages too\n"
-        "%s%s"
+        "%s%s%s"
         "\n"
         "Example:\n"
         "  csbm node --foreground --hub tcp://hub.example.org:7400 \\\n"
         "       --hub-notify tcp://hub.example.org:7401 --passphrase-file pass\n",
-        MEMBER_DEFAULT_PULL_EVERY, s_hub_help, s_common_help);
+        MEMBER_DEFAULT_PULL_EVERY, s_hub_help, s_witness_help, s_common_help);
 }
 
 int
@@ -1156,12 +1239,12 @@ cmd_node(int argc, char **argv)
     static const struct option longopts[] = {COMMON_LONGOPTS, HUB_LONGOPTS,
         {"foreground", no_argument, NULL, 'f'},
         {"pull-every", required_argument, NULL, 'p'},
-        {"verbose", no_argument, NULL, 'v'}, {NULL, 0, NULL, 0}};
-    static const keys_kind_t kind = KEYS_TRANSPORT;
+        {"verbose", no_argument, NULL, 'v'}, WITNESS_LONGOPTS,
+        {NULL, 0, NULL, 0}};
     xargs_t          a;
     errbuf_t         err = {{0}};
     keyring_t       *kr = NULL;
-    keys_secret_t   *tk = NULL;
+    keys_secret_t   *tk = NULL, *wk = NULL;
     mailbox_t       *mb = NULL;
     member_t        *m = NULL;
     struct sigaction sa;
@@ -1186,7 +1269,7 @@ cmd_node(int argc, char **argv)
                == NULL
         || (mb = mailbox_open(a.cfg.data_path, owner, a.c.federation, &err))
                == NULL
-        || s_load_keys(&a.c, owner, &kind, &tk, 1, &err) != 0) {
+        || s_load_network_keys(&a, owner, &tk, &wk, &err) != 0) {
         cli_error("%s", err.msg);
         goto done;
     }
@@ -1209,6 +1292,8 @@ cmd_node(int argc, char **argv)
         log_error("%s", err.msg);
         goto done;
     }
+    if (wk != NULL) /* loaded once: every verified head is cosigned */
+        member_set_witness_key(m, &wk);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
     sigemptyset(&sa.sa_mask);
@@ -1224,6 +1309,7 @@ done:
     member_destroy(&m);
     mailbox_destroy(&mb);
     keys_secret_destroy(&tk);
+    keys_secret_destroy(&wk);
     keyring_destroy(&kr);
     return rc;
 }
