@@ -193,6 +193,14 @@ keyring_add(keyring_t *self, const keyring_key_t *key, errbuf_t *err)
                 k->pub.owner);
             return -1;
         }
+        if (memcmp(k->pub.transport_pk, key->pub.transport_pk, 32) == 0
+            && strcmp(k->pub.owner, owner) != 0) {
+            errbuf_set(err, "transport key of %s is already bound to %s; a "
+                "transport key belongs to one owner (an enrollment proves "
+                "possession of the signing key only, so a copied transport "
+                "key would lock its owner out)", owner, k->pub.owner);
+            return -1;
+        }
         if (memcmp(k->pub.box_key_id, key->pub.box_key_id, KEYS_ID_BYTES) == 0
             && strcmp(k->pub.owner, owner) != 0) {
             keys_id_hex(key->pub.box_key_id, hex);

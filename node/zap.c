@@ -94,6 +94,11 @@ zap_admit(const keyring_t *keyring, const uint8_t key[32], int64_t now,
         return -1;
     }
     snprintf(state, KEYS_OWNER_MAX + 1, "%s", known->pub.owner);
+    if (strcmp(known->pub.owner, "hub") == 0) {
+        snprintf(detail, detail_cap, "the hub's own transport key: the hub "
+            "never connects to itself, so a client holding it is refused");
+        return -1;
+    }
     if (known->status != KEYRING_ACTIVE && now >= known->status_since) {
         s_time(known->status_since, t);
         snprintf(detail, detail_cap, "%s is %s since %s", known->pub.owner,
@@ -121,52 +126,109 @@ zap_admit(const keyring_t *keyring, const uint8_t key[32], int64_t now,
 
 /* ------------------------------------------------------------ thread --- */
 
-/* A refused client reconnects every few hundred milliseconds: report the
- * first refusal of a peer, then at most one per S_QUIET_S with the count
- * of those not reported, so the log and the audit trail stay readable. */
+/* A refused client reconnects every few hundred milliseconds, and a
+ * hostile one can use a fresh key on every attempt. So a refusal is
+ * reported (logged and recorded in the audit trail) only:
+ *   - the first time for a peer (address, mechanism and key), then at most
+ *     once per S_QUIET_S;
+ *   - at most S_ADDR_MAX times per S_QUIET_S for one address, whatever the
+ *     keys;
+ *   - at most S_GLOBAL_MAX times per S_QUIET_S in all.
+ * What is left out is counted and added to the next report, so the trail
+ * stays bounded and still says how many attempts there were. */
+#define S_ADDR_MAX   8
+#define S_ADDR_SLOTS 64
+#define S_GLOBAL_MAX 64
+
 typedef struct {
     uint8_t  digest[16];
-    int64_t  reported_at;
-    unsigned quiet; /* refusals not reported since */
+    int64_t  since;   /* start of its window, or of its quiet period */
+    unsigned count;   /* reports in the window (addresses) */
+    unsigned dropped; /* refusals not reported since the last report */
+} s_slot_t;
+
+typedef struct {
+    s_slot_t peer[S_QUIET_SLOTS];
+    s_slot_t addr[S_ADDR_SLOTS];
+    int64_t  global_since;
+    unsigned global_count;
+    unsigned global_dropped;
 } s_quiet_t;
 
-/* 1 if this refusal is to be left out; else 0 and *skipped = how many
- * were left out before it. */
-static int
-s_quiet(s_quiet_t *slots, const char *address, const char *mech,
-    zmq_msg_t *cred, int64_t now, unsigned *skipped)
+static void
+s_digest(uint8_t d[16], const char *address, const char *mech,
+    zmq_msg_t *cred)
 {
     crypto_generichash_state st;
-    uint8_t                  d[16];
-    size_t                   i, oldest = 0;
 
-    crypto_generichash_init(&st, NULL, 0, sizeof d);
+    crypto_generichash_init(&st, NULL, 0, 16);
     crypto_generichash_update(&st, (const uint8_t *)address,
         strlen(address) + 1);
-    crypto_generichash_update(&st, (const uint8_t *)mech, strlen(mech) + 1);
+    if (mech != NULL)
+        crypto_generichash_update(&st, (const uint8_t *)mech,
+            strlen(mech) + 1);
     if (cred != NULL)
         crypto_generichash_update(&st, zmq_msg_data(cred),
             zmq_msg_size(cred));
-    crypto_generichash_final(&st, d, sizeof d);
-    *skipped = 0;
-    for (i = 0; i < S_QUIET_SLOTS; i++) {
-        if (memcmp(slots[i].digest, d, sizeof d) == 0
-            && slots[i].reported_at != 0) {
-            if (now - slots[i].reported_at < S_QUIET_S) {
-                slots[i].quiet++;
-                return 1;
-            }
-            *skipped = slots[i].quiet;
-            slots[i].quiet = 0;
-            slots[i].reported_at = now;
-            return 0;
-        }
-        if (slots[i].reported_at < slots[oldest].reported_at)
+    crypto_generichash_final(&st, d, 16);
+}
+
+/* The slot of digest d, or the least recently used one, reset for d. */
+static s_slot_t *
+s_slot(s_slot_t *slots, size_t n, const uint8_t d[16])
+{
+    size_t i, oldest = 0;
+
+    for (i = 0; i < n; i++) {
+        if (slots[i].since != 0 && memcmp(slots[i].digest, d, 16) == 0)
+            return &slots[i];
+        if (slots[i].since < slots[oldest].since)
             oldest = i;
     }
-    memcpy(slots[oldest].digest, d, sizeof d);
-    slots[oldest].reported_at = now;
-    slots[oldest].quiet = 0;
+    memset(&slots[oldest], 0, sizeof slots[oldest]);
+    memcpy(slots[oldest].digest, d, 16);
+    return &slots[oldest];
+}
+
+/* 1 if this refusal is to be left out; else 0 and *skipped = how many
+ * were left out before it (of this peer, this address, or anyone's while
+ * the global budget was spent). */
+static int
+s_quiet(s_quiet_t *q, const char *address, const char *mech,
+    zmq_msg_t *cred, int64_t now, unsigned *skipped)
+{
+    uint8_t   d[16];
+    s_slot_t *peer, *addr;
+
+    *skipped = 0;
+    s_digest(d, address, mech, cred);
+    peer = s_slot(q->peer, S_QUIET_SLOTS, d);
+    s_digest(d, address, NULL, NULL);
+    addr = s_slot(q->addr, S_ADDR_SLOTS, d);
+    if (peer->since != 0 && now - peer->since < S_QUIET_S) {
+        peer->dropped++;
+        return 1;
+    }
+    if (addr->since == 0 || now - addr->since >= S_QUIET_S) {
+        addr->since = now;
+        addr->count = 0;
+    }
+    if (q->global_since == 0 || now - q->global_since >= S_QUIET_S) {
+        q->global_since = now;
+        q->global_count = 0;
+    }
+    if (addr->count >= S_ADDR_MAX || q->global_count >= S_GLOBAL_MAX) {
+        if (addr->count >= S_ADDR_MAX)
+            addr->dropped++;
+        else
+            q->global_dropped++;
+        return 1;
+    }
+    addr->count++;
+    q->global_count++;
+    *skipped = peer->dropped + addr->dropped + q->global_dropped;
+    peer->since = now;
+    peer->dropped = addr->dropped = q->global_dropped = 0;
     return 0;
 }
 
@@ -312,7 +374,7 @@ s_thread(void *arg)
     void        *sock = zmq_socket(self->zctx, ZMQ_REP);
     int          zero = 0;
     char         why[256];
-    s_quiet_t    quiet[S_QUIET_SLOTS];
+    s_quiet_t    quiet;
 
     if (pipe == NULL || zmq_connect(pipe, self->endpoint) != 0)
         goto done; /* zap_new times out and says so */
@@ -324,7 +386,7 @@ s_thread(void *arg)
         goto done;
     }
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-    memset(quiet, 0, sizeof quiet);
+    memset(&quiet, 0, sizeof quiet);
     zmq_send(pipe, S_CTL_READY, strlen(S_CTL_READY), 0);
     for (;;) {
         zmq_pollitem_t items[2] = {{pipe, 0, ZMQ_POLLIN, 0},
@@ -342,7 +404,7 @@ s_thread(void *arg)
                 break;
         }
         if (items[1].revents & ZMQ_POLLIN)
-            s_handle(self, sock, pipe, quiet);
+            s_handle(self, sock, pipe, &quiet);
     }
 done:
     if (sock != NULL)

@@ -517,6 +517,12 @@ test_keyring_add_refuses_bad_bindings(void **state)
     snprintf(b.pub.owner, sizeof b.pub.owner, "ARG");
     s_add(kr, &b);
 
+    /* Another owner claiming ARG's transport key (enrollment proves only
+     * the signing key) would lock ARG out at the hub: refused. */
+    b = s_binding("CHL", 0, KEYRING_FOREVER, 0, "");
+    memcpy(b.pub.transport_pk, a.pub.transport_pk, 32);
+    s_add_fails(kr, &b, "transport key of CHL is already bound to ARG");
+
     b = s_binding("CHL", 10, 10, 0, "");
     s_add_fails(kr, &b, "validity period is empty");
     b = s_binding("CHL", -1, 10, 0, "");

@@ -97,6 +97,18 @@ test_zap_refuses_unknown_key(void **state)
 }
 
 static void
+test_zap_refuses_the_hubs_own_key(void **state)
+{
+    char state_id[16], why[ZAP_DETAIL_MAX];
+
+    (void)state;
+    assert_int_equal(zap_admit(s_kr, s_hub.transport_pk, 2 * T_SINCE,
+                         state_id, why, sizeof why), -1);
+    assert_string_equal(state_id, "hub");
+    assert_non_null(strstr(why, "the hub's own transport key"));
+}
+
+static void
 test_zap_refuses_withdrawn_and_suspended_members(void **state)
 {
     char state_id[16], why[ZAP_DETAIL_MAX];
@@ -331,6 +343,42 @@ test_zap_thread_refuses_plain_and_wrong_server_key(void **state)
     s_rig_end(&rig);
 }
 
+/* A client with a fresh key on every attempt: each is refused, but the
+ * audit trail gets a bounded number of reports per address and window,
+ * and the next report counts those left out. */
+static void
+test_zap_thread_bounds_reports_of_a_key_flood(void **state)
+{
+    rig_t          rig;
+    zap_event_t    ev;
+    itest_member_t m;
+    int            i, waited, reports = 0;
+    char           user[32];
+    void          *c[20];
+
+    (void)state;
+    s_rig(&rig);
+    for (i = 0; i < 20; i++) {
+        assert_int_equal(itest_member(&m, "EVE"), 0);
+        c[i] = s_client(&rig, &m);
+        assert_int_equal(zmq_send(c[i], "x", 1, ZMQ_DONTWAIT), 1);
+    }
+    assert_int_equal(s_router_recv(&rig, 1500, user, sizeof user), -1);
+    for (waited = 0; waited < 1500; waited += 20) {
+        zmq_pollitem_t item = {zap_events(rig.zap), 0, ZMQ_POLLIN, 0};
+        zmq_poll(&item, 1, 20);
+        while (zap_next_event(rig.zap, &ev)) {
+            assert_non_null(strstr(ev.detail, "unknown transport key"));
+            reports++;
+        }
+    }
+    for (i = 0; i < 20; i++)
+        zmq_close(c[i]);
+    /* 20 keys from one address, at most 8 reports in a minute. */
+    assert_int_equal(reports, 8);
+    s_rig_end(&rig);
+}
+
 static void
 test_zap_guards_notifications(void **state)
 {
@@ -381,11 +429,13 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zap_admits_active_member),
         cmocka_unit_test(test_zap_refuses_unknown_key),
+        cmocka_unit_test(test_zap_refuses_the_hubs_own_key),
         cmocka_unit_test(test_zap_refuses_withdrawn_and_suspended_members),
         cmocka_unit_test(test_zap_follows_key_validity),
         cmocka_unit_test(test_zap_thread_admits_and_names_member),
         cmocka_unit_test(test_zap_thread_refuses_withdrawn_and_unknown),
         cmocka_unit_test(test_zap_thread_refuses_plain_and_wrong_server_key),
+        cmocka_unit_test(test_zap_thread_bounds_reports_of_a_key_flood),
         cmocka_unit_test(test_zap_guards_notifications),
     };
 
