@@ -2,11 +2,123 @@
 #include "crypto/package.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto/validate.h"
+
+/* Unpacking the decrypted package. The plaintext is chosen by the sender
+ * (anyone in the keyring can call envelope_seal directly), so protobuf-c
+ * gets an allocator with a budget: a few times the plaintext plus a fixed
+ * allowance. Real packages stay far below it (an arms register with 1024
+ * withheld lines in each list, each through 32 intermediate locations,
+ * needs a third of it), while a plaintext of millions of empty repeated
+ * entries (tens of bytes of memory per byte of input) runs out of budget
+ * instead of memory. package_seal refuses what would not fit, so what
+ * csbm seals, csbm opens. Each block is charged its size plus its
+ * bookkeeping (our size prefix and malloc's own), so the budget bounds
+ * what the process really uses.
+ *
+ * The unpacked package is confidential, so every block is wiped when it
+ * is freed: package_free and every failure path free with s_wiping. */
+#define S_BLOCK_HDR                                                       \
+    ((sizeof(size_t) + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) \
+        * _Alignof(max_align_t))
+#define S_MALLOC_OVERHEAD    16u
+#define S_UNPACK_PER_BYTE    4u
+#define S_UNPACK_ALLOWANCE   (16u * 1024 * 1024)
+#define S_UNPACK_BUDGET_MAX  \
+    ((size_t)S_UNPACK_PER_BYTE * PACKAGE_MAX_PLAINTEXT + S_UNPACK_ALLOWANCE)
+#define S_MAX_DEPTH          32
+
+typedef struct {
+    ProtobufCAllocator base;
+    size_t             used;
+    size_t             budget;
+    int                exhausted; /* an allocation was refused */
+} s_budget_t;
+
+static size_t
+s_block_cost(size_t size)
+{
+    return S_BLOCK_HDR + size + S_MALLOC_OVERHEAD;
+}
+
+/* allocator_data is the budget while unpacking, NULL when only freeing. */
+static void *
+s_wiping_alloc(void *data, size_t size)
+{
+    s_budget_t *b = data;
+    uint8_t    *p;
+
+    if (size > SIZE_MAX - S_BLOCK_HDR - S_MALLOC_OVERHEAD)
+        return NULL;
+    if (b != NULL && s_block_cost(size) > b->budget - b->used) {
+        b->exhausted = 1;
+        return NULL;
+    }
+    if ((p = malloc(S_BLOCK_HDR + size)) == NULL)
+        return NULL;
+    memcpy(p, &size, sizeof size);
+    if (b != NULL)
+        b->used += s_block_cost(size);
+    return p + S_BLOCK_HDR;
+}
+
+static void
+s_wiping_free(void *data, void *ptr)
+{
+    s_budget_t *b = data;
+    uint8_t    *p;
+    size_t      size;
+
+    if (ptr == NULL)
+        return;
+    p = (uint8_t *)ptr - S_BLOCK_HDR;
+    memcpy(&size, p, sizeof size);
+    sodium_memzero(p, S_BLOCK_HDR + size);
+    free(p);
+    if (b != NULL)
+        b->used -= s_block_cost(size);
+}
+
+static ProtobufCAllocator s_wiping = {s_wiping_alloc, s_wiping_free, NULL};
+
+void
+package_free(Csbm__Package **pkg_p)
+{
+    if (pkg_p == NULL || *pkg_p == NULL)
+        return;
+    protobuf_c_message_free_unpacked(&(*pkg_p)->base, &s_wiping);
+    *pkg_p = NULL;
+}
+
+/* Unpack plain within its budget; free the result with package_free.
+ * NULL if it is not a csbm.Package or, with *exhausted set, if it needs
+ * more than *budget bytes. */
+static Csbm__Package *
+s_unpack(const uint8_t *plain, size_t plain_len, size_t *budget_out,
+    int *exhausted)
+{
+    s_budget_t     b;
+    Csbm__Package *pkg;
+
+    b.base = s_wiping;
+    b.base.allocator_data = &b;
+    b.used = 0;
+    b.exhausted = 0;
+    b.budget = plain_len > PACKAGE_MAX_PLAINTEXT ? S_UNPACK_BUDGET_MAX
+        : S_UNPACK_PER_BYTE * plain_len + S_UNPACK_ALLOWANCE;
+    if (b.budget > S_UNPACK_BUDGET_MAX)
+        b.budget = S_UNPACK_BUDGET_MAX;
+    pkg = (Csbm__Package *)protobuf_c_message_unpack(&csbm__package__descriptor,
+        &b.base, plain_len, plain);
+    *budget_out = b.budget;
+    *exhausted = pkg == NULL && b.exhausted;
+    return pkg;
+}
 
 const char *
 package_type_name(int type)
@@ -201,6 +313,22 @@ package_seal(const Csbm__Package *pkg, const package_seal_opts_t *o,
         goto cleanup;
     }
     protobuf_c_message_pack(&pkg->base, plain);
+    /* Recipients unpack within a budget: refuse here what they would
+     * refuse (only absurd packages, such as hundreds of thousands of
+     * empty lines, come near it). */
+    {
+        size_t         budget = 0;
+        int            exhausted = 0;
+        Csbm__Package *back = s_unpack(plain, plain_len, &budget, &exhausted);
+
+        package_free(&back);
+        if (exhausted) {
+            errbuf_set(err, "package of %zu bytes would take more than %zu "
+                "bytes of memory to unpack, more than recipients accept; "
+                "split it into several packages", plain_len, budget);
+            goto cleanup;
+        }
+    }
 
     memset(&p, 0, sizeof p);
     p.federation = o->federation;
@@ -311,6 +439,53 @@ s_check_binding(const Csbm__EnvelopeHeader *h, const Csbm__Package *pkg,
     return 0;
 }
 
+/* Does msg or any message inside it carry fields this version does not
+ * know? Walks the tree by its descriptors; depth is bounded by the schema,
+ * S_MAX_DEPTH only guards against a schema that becomes recursive. */
+static int
+s_has_unknown_fields(const ProtobufCMessage *msg, unsigned depth)
+{
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    const uint8_t                    *base = (const uint8_t *)msg;
+    unsigned                          i;
+    size_t                            j, n;
+
+    if (msg->n_unknown_fields != 0 || depth > S_MAX_DEPTH)
+        return 1;
+    for (i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            ProtobufCMessage *const *items;
+
+            memcpy(&n, base + f->quantifier_offset, sizeof n);
+            memcpy(&items, base + f->offset, sizeof items);
+            for (j = 0; j < n; j++)
+                if (items[j] != NULL
+                    && s_has_unknown_fields(items[j], depth + 1))
+                    return 1;
+            continue;
+        }
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which;
+
+            memcpy(&which, base + f->quantifier_offset, sizeof which);
+            if (which != f->id)
+                continue;
+        }
+        {
+            const ProtobufCMessage *sub;
+
+            memcpy(&sub, base + f->offset, sizeof sub);
+            if (sub != NULL && s_has_unknown_fields(sub, depth + 1))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 int
 package_open(const envelope_t *env, const keys_secret_t *box_key,
     Csbm__Package **out, errbuf_t *err)
@@ -318,7 +493,8 @@ package_open(const envelope_t *env, const keys_secret_t *box_key,
     const Csbm__EnvelopeHeader *h = envelope_header(env);
     Csbm__Package              *pkg;
     uint8_t                    *plain = NULL;
-    size_t                      plain_len = 0;
+    size_t                      plain_len = 0, budget = 0;
+    int                         exhausted = 0;
 
     *out = NULL;
     if (keys_secret_kind(box_key) != KEYS_BOX) {
@@ -329,22 +505,35 @@ package_open(const envelope_t *env, const keys_secret_t *box_key,
             keys_secret_bytes(box_key), keys_secret_public(box_key), &plain,
             &plain_len, err) != 0)
         return -1;
-    pkg = (Csbm__Package *)protobuf_c_message_unpack(&csbm__package__descriptor,
-        NULL, plain_len, plain);
+    if (plain_len > PACKAGE_MAX_PLAINTEXT) {
+        sodium_memzero(plain, plain_len);
+        free(plain);
+        errbuf_set(err, "the decrypted package is %zu bytes, more than the "
+            "limit of %u any sender can seal", plain_len,
+            PACKAGE_MAX_PLAINTEXT);
+        return -1;
+    }
+    pkg = s_unpack(plain, plain_len, &budget, &exhausted);
     sodium_memzero(plain, plain_len);
     free(plain);
+    if (exhausted) {
+        errbuf_set(err, "unpacking the decrypted package (%zu bytes) would "
+            "take more than its memory budget of %zu bytes, and csbm does "
+            "not seal such packages: refusing it", plain_len, budget);
+        return -1;
+    }
     if (pkg == NULL) {
         errbuf_set(err, "the decrypted package is not a valid csbm.Package");
         return -1;
     }
-    if (pkg->base.n_unknown_fields != 0) {
+    if (s_has_unknown_fields(&pkg->base, 0)) {
         errbuf_set(err, "the decrypted package has fields this version does "
             "not know; upgrade csbm to read it");
-        protobuf_c_message_free_unpacked(&pkg->base, NULL);
+        package_free(&pkg);
         return -1;
     }
     if (s_check_binding(h, pkg, err) != 0) {
-        protobuf_c_message_free_unpacked(&pkg->base, NULL);
+        package_free(&pkg);
         return -1;
     }
     *out = pkg;

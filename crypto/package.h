@@ -39,7 +39,8 @@ typedef struct {
 } package_seal_opts_t;
 
 /* Validate and seal pkg. On a validation failure err lists the problems
- * ("$.path: rule; ..."). Caller owns *out (free()). */
+ * ("$.path: rule; ..."). A package that recipients could not unpack within
+ * package_open's memory budget is refused too. Caller owns *out (free()). */
 int package_seal(const Csbm__Package *pkg, const package_seal_opts_t *opts,
     uint8_t **out, size_t *out_len, errbuf_t *err)
     __attribute__((warn_unused_result));
@@ -52,10 +53,17 @@ int package_verify(const envelope_t *env, const keyring_t *keyring,
     __attribute__((warn_unused_result));
 
 /* Decrypt a verified envelope with a KEYS_BOX key and check the inner
- * package against the header. Caller owns *out
- * (protobuf_c_message_free_unpacked). */
+ * package against the header. The plaintext is unpacked within a memory
+ * budget (a few times its size), and a package with fields this version
+ * does not know, at any depth, is refused. Caller owns *out and must free
+ * it with package_free (never protobuf_c_message_free_unpacked: the
+ * package lives in package_open's own allocator). */
 int package_open(const envelope_t *env, const keys_secret_t *box_key,
     Csbm__Package **out, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Free a package from package_open, wiping all of its memory, and set
+ * *pkg_p to NULL. Accepts NULL and *pkg_p == NULL. */
+void package_free(Csbm__Package **pkg_p);
 
 /* Name of a package type ("MILEX_REPORT"), or "UNKNOWN". */
 const char *package_type_name(int type);

@@ -1098,8 +1098,7 @@ done:
         sodium_memzero(json, strlen(json));
         free(json);
     }
-    if (pkg != NULL)
-        protobuf_c_message_free_unpacked(&pkg->base, NULL);
+    package_free(&pkg);
     keys_secret_destroy(&bk);
     member_destroy(&m);
     return rc;

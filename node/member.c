@@ -1527,8 +1527,7 @@ member_inbox_open(member_t *self, const char *id, const keys_secret_t *box_key,
         goto done;
     }
     if (mailbox_inbox_mark_opened(self->mailbox, e.package_id, err) != 0) {
-        protobuf_c_message_free_unpacked(&(*out)->base, NULL);
-        *out = NULL;
+        package_free(out);
         rc = -1;
         goto done;
     }

@@ -35,6 +35,7 @@
 #include "crypto/package.h"
 #include "proto/json_codec.h"
 #include "proto/package.pb-c.h"
+#include "proto/validate.h"
 #include "tests/support/itest.h"
 
 #define T_FED       "OAS-CSBM"
@@ -77,6 +78,46 @@ static struct {
 } s_fx;
 
 /* ------------------------------------------------------ small helpers */
+
+/* This test program's own sodium_memzero (the library's calls bind to it):
+ * it wipes like libsodium's and, while armed, records what it wiped, so a
+ * test can check that freeing an opened package wipes every block. */
+#define T_MAX_WIPES 4096
+
+static struct {
+    int       armed;
+    size_t    n;
+    uintptr_t start[T_MAX_WIPES];
+    size_t    len[T_MAX_WIPES];
+} s_wipes;
+
+void
+sodium_memzero(void *const pnt, const size_t len)
+{
+    volatile unsigned char *p = pnt;
+    size_t                  i;
+
+    for (i = 0; i < len; i++)
+        p[i] = 0;
+    if (s_wipes.armed && s_wipes.n < T_MAX_WIPES) {
+        s_wipes.start[s_wipes.n] = (uintptr_t)pnt;
+        s_wipes.len[s_wipes.n++] = len;
+    }
+}
+
+/* Were all n bytes at p wiped while the recorder was armed? */
+static int
+s_was_wiped(const void *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p;
+    size_t    i;
+
+    for (i = 0; i < s_wipes.n; i++)
+        if (a >= s_wipes.start[i] && a - s_wipes.start[i] <= s_wipes.len[i]
+            && n <= s_wipes.len[i] - (a - s_wipes.start[i]))
+            return 1;
+    return 0;
+}
 
 static void
 s_assert_contains(const char *msg, const char *want)
@@ -686,7 +727,7 @@ test_package_round_trips_every_sample(void **state)
             json = s_json(got);
             assert_string_equal(json, text);
             free(json);
-            s_pkg_free(&got);
+            package_free(&got);
         }
 
         types |= 1u << s_type_of(pkg);
@@ -742,7 +783,7 @@ test_package_to_all_expands_to_active_members(void **state)
     s_verify(env);
     got = s_open(env, "ECU");
     s_assert_same_package(got, pkg);
-    s_pkg_free(&got);
+    package_free(&got);
     envelope_destroy(&env);
 
     /* The hub only when named; a state named beside "all" counts once. */
@@ -1188,7 +1229,7 @@ test_package_open_accepts_crafted_header_that_agrees(void **state)
         Csbm__Package *got = s_open(env, "ECU");
 
         s_assert_same_package(got, pkg);
-        s_pkg_free(&got);
+        package_free(&got);
         envelope_destroy(&env);
         s_pkg_free(&pkg);
     }
@@ -1368,6 +1409,280 @@ test_package_open_refuses_undecodable_or_newer_package(void **state)
     s_pkg_free(&pkg);
 }
 
+/* ---------------------------------- unpacking the decrypted plaintext */
+
+/* A sender can seal any plaintext with envelope_seal. Empty repeated
+ * entries cost two bytes each on the wire and tens of bytes unpacked: a
+ * million of them must hit the unpack budget, not be unpacked whole and
+ * refused only afterwards by the binding check. */
+static void
+test_package_open_refuses_plaintext_beyond_its_memory_budget(void **state)
+{
+    /* field 7 (references), length-delimited, empty */
+    static const uint8_t empty_ref[] = {0x3a, 0x00};
+    const size_t   n = 1024 * 1024;
+    Csbm__Package *pkg = s_sample("milex-single-figure-PER-2025.json");
+    s_hdr_t        h = s_hdr_of(pkg);
+    size_t         len = 0, i;
+    uint8_t       *plain = s_pack(pkg, &len), *big;
+    envelope_t    *env;
+
+    (void)state;
+    big = malloc(len + n * sizeof empty_ref);
+    assert_non_null(big);
+    memcpy(big, plain, len);
+    for (i = 0; i < n; i++)
+        memcpy(big + len + i * sizeof empty_ref, empty_ref, sizeof empty_ref);
+    env = s_craft_plain(big, len + n * sizeof empty_ref, &h);
+    s_open_refused(env, "ECU", "would take more than its memory budget");
+    envelope_destroy(&env);
+
+    /* As many empty lines in an arms register body (field 11; field 3,
+     * exports): the budget counts every level. */
+    free(big);
+    big = malloc(len + 5 + n * sizeof empty_ref);
+    assert_non_null(big);
+    memcpy(big, plain, len);
+    big[len] = 0x5a;
+    big[len + 1] = 0x80; /* varint 2 MiB */
+    big[len + 2] = 0x80;
+    big[len + 3] = 0x80;
+    big[len + 4] = 0x01;
+    for (i = 0; i < n; i++) {
+        big[len + 5 + 2 * i] = 0x1a;
+        big[len + 5 + 2 * i + 1] = 0x00;
+    }
+    env = s_craft_plain(big, len + 5 + n * sizeof empty_ref, &h);
+    s_open_refused(env, "ECU", "would take more than its memory budget");
+    envelope_destroy(&env);
+    free(big);
+    free(plain);
+    s_pkg_free(&pkg);
+}
+
+static char **
+s_places(size_t n)
+{
+    char **v = calloc(n, sizeof *v);
+    size_t i;
+
+    assert_non_null(v);
+    for (i = 0; i < n; i++)
+        assert_non_null(v[i] = strdup("x"));
+    return v;
+}
+
+static Csbm__TransferLine **
+s_transfer_lines(size_t n)
+{
+    Csbm__TransferLine **v = calloc(n, sizeof *v);
+    size_t               i;
+
+    assert_non_null(v);
+    for (i = 0; i < n; i++) {
+        assert_non_null(v[i] = malloc(sizeof *v[i]));
+        csbm__transfer_line__init(v[i]);
+        v[i]->category = CSBM__ARMS_CATEGORY__COMBAT_AIRCRAFT;
+        v[i]->withheld = 1;
+        v[i]->n_intermediate_locations = VALIDATE_MAX_LOCATIONS;
+        v[i]->intermediate_locations = s_places(VALIDATE_MAX_LOCATIONS);
+    }
+    return v;
+}
+
+static Csbm__SalwLine **
+s_salw_lines(size_t n)
+{
+    Csbm__SalwLine **v = calloc(n, sizeof *v);
+    size_t           i;
+
+    assert_non_null(v);
+    for (i = 0; i < n; i++) {
+        assert_non_null(v[i] = malloc(sizeof *v[i]));
+        csbm__salw_line__init(v[i]);
+        v[i]->type = CSBM__SALW_TYPE__RIFLES_CARBINES;
+        v[i]->withheld = 1;
+        v[i]->n_intermediate_locations = VALIDATE_MAX_LOCATIONS;
+        v[i]->intermediate_locations = s_places(VALIDATE_MAX_LOCATIONS);
+    }
+    return v;
+}
+
+/* The budget must not refuse what package_seal accepts: the valid package
+ * with the most memory per byte of plaintext is an arms register return
+ * with every list full of withheld lines, each through the most
+ * intermediate locations of one byte. */
+static void
+test_package_open_accepts_the_largest_valid_package(void **state)
+{
+    static const char *const to[] = {"ECU"};
+    const size_t   n = VALIDATE_MAX_LIST;
+    Csbm__Package *pkg = s_sample("arms-register-BRA-2025.json");
+    Csbm__Package *got;
+    Csbm__ArmsRegisterReturn *a;
+    envelope_t    *env;
+
+    (void)state;
+    assert_int_equal(pkg->body_case, CSBM__PACKAGE__BODY_ARMS_REGISTER);
+    protobuf_c_message_free_unpacked(&pkg->arms_register->base, NULL);
+    assert_non_null(a = malloc(sizeof *a));
+    csbm__arms_register_return__init(a);
+    a->n_exports = a->n_imports = n;
+    a->exports = s_transfer_lines(n);
+    a->imports = s_transfer_lines(n);
+    a->n_salw_exports = a->n_salw_imports = n;
+    a->salw_exports = s_salw_lines(n);
+    a->salw_imports = s_salw_lines(n);
+    pkg->arms_register = a;
+
+    env = s_seal(pkg, "BRA", to, 1);
+    s_verify(env);
+    got = s_open(env, "ECU");
+    assert_int_equal(got->arms_register->n_salw_imports, n);
+    s_assert_same_package(got, pkg);
+    package_free(&got);
+    assert_null(got);
+    package_free(&got); /* again, and with NULL: no-ops */
+    package_free(NULL);
+    envelope_destroy(&env);
+    s_pkg_free(&pkg);
+}
+
+/* What package_open would refuse for its memory budget, package_seal
+ * refuses first: a valid but absurd package of hundreds of thousands of
+ * bare withheld lines (six bytes each, over a hundred unpacked). */
+static void
+test_package_seal_refuses_package_beyond_the_unpack_budget(void **state)
+{
+    static const char *const to[] = {"ECU"};
+    const size_t        n = 256 * 1024;
+    Csbm__Package      *pkg = s_sample("arms-register-BRA-2025.json");
+    package_seal_opts_t o = s_opts("BRA", to, 1, s_fx.kr);
+    Csbm__ArmsRegisterReturn *a;
+    size_t              i;
+
+    (void)state;
+    protobuf_c_message_free_unpacked(&pkg->arms_register->base, NULL);
+    assert_non_null(a = malloc(sizeof *a));
+    csbm__arms_register_return__init(a);
+    a->nil_imports = 1;
+    assert_non_null(a->exports = calloc(n, sizeof *a->exports));
+    a->n_exports = n;
+    for (i = 0; i < n; i++) {
+        assert_non_null(a->exports[i] = malloc(sizeof *a->exports[i]));
+        csbm__transfer_line__init(a->exports[i]);
+        a->exports[i]->category = CSBM__ARMS_CATEGORY__WARSHIPS;
+        a->exports[i]->withheld = 1;
+    }
+    pkg->arms_register = a;
+    {
+        uint8_t *buf = (uint8_t *)&buf;
+        size_t   len = 1;
+        errbuf_t err = {{0}};
+
+        assert_int_equal(package_seal(pkg, &o, &buf, &len, &err), -1);
+        assert_null(buf);
+        assert_int_equal(len, 0);
+        s_assert_contains(err.msg, "bytes of memory to unpack, more than "
+            "recipients accept; split it into several packages");
+    }
+    s_pkg_free(&pkg);
+}
+
+/* Fields this version does not know are refused at any depth, not only
+ * at the top: a newer sender's data must not be silently dropped. */
+static void
+test_package_open_refuses_unknown_fields_in_nested_messages(void **state)
+{
+    static uint8_t              value[] = {0x01};
+    ProtobufCMessageUnknownField field99 = {99, PROTOBUF_C_WIRE_TYPE_VARINT,
+        sizeof value, value};
+    Csbm__Package              *pkg = s_sample("milex-standardized-ARG-2025.json");
+    s_hdr_t                     h = s_hdr_of(pkg);
+    ProtobufCMessage           *where[3];
+    envelope_t                 *env;
+    size_t                      i;
+
+    (void)state;
+    assert_non_null(pkg->milex);
+    assert_non_null(pkg->milex->matrix);
+    assert_non_null(pkg->milex->matrix->personnel);
+    where[0] = &pkg->milex->base;
+    where[1] = &pkg->milex->matrix->base;
+    where[2] = &pkg->milex->matrix->personnel->base;
+    for (i = 0; i < sizeof where / sizeof where[0]; i++) {
+        where[i]->n_unknown_fields = 1;
+        where[i]->unknown_fields = &field99;
+        env = s_craft(pkg, &h);
+        where[i]->n_unknown_fields = 0;
+        where[i]->unknown_fields = NULL;
+        s_open_refused(env, "ECU",
+            "the decrypted package has fields this version does not know; "
+            "upgrade csbm to read it");
+        envelope_destroy(&env);
+    }
+    /* And in a repeated message: an arms register line. */
+    s_pkg_free(&pkg);
+    pkg = s_sample("arms-register-BRA-2025.json");
+    h = s_hdr_of(pkg);
+    assert_true(pkg->arms_register->n_imports > 1);
+    where[0] = &pkg->arms_register->imports[1]->base;
+    where[0]->n_unknown_fields = 1;
+    where[0]->unknown_fields = &field99;
+    env = s_craft(pkg, &h);
+    where[0]->n_unknown_fields = 0;
+    where[0]->unknown_fields = NULL;
+    s_open_refused(env, "ECU",
+        "the decrypted package has fields this version does not know; "
+        "upgrade csbm to read it");
+    envelope_destroy(&env);
+    /* The same package without it opens. */
+    env = s_craft(pkg, &h);
+    {
+        Csbm__Package *got = s_open(env, "ECU");
+
+        s_assert_same_package(got, pkg);
+        package_free(&got);
+    }
+    envelope_destroy(&env);
+    s_pkg_free(&pkg);
+}
+
+/* Decrypted content is confidential: package_free wipes every block of
+ * the package, the message itself, its strings and its submessages. */
+static void
+test_package_free_wipes_the_opened_package(void **state)
+{
+    Csbm__Package *pkg = s_sample("arms-register-BRA-2025.json");
+    s_hdr_t        h = s_hdr_of(pkg);
+    envelope_t    *env = s_craft(pkg, &h);
+    Csbm__Package *got = s_open(env, "ECU");
+    const void    *blocks[6];
+    size_t         sizes[6], i;
+    const Csbm__TransferLine *line;
+
+    (void)state;
+    line = got->arms_register->exports[0];
+    blocks[0] = got, sizes[0] = sizeof *got;
+    blocks[1] = got->remarks, sizes[1] = strlen(got->remarks) + 1;
+    blocks[2] = got->arms_register, sizes[2] = sizeof *got->arms_register;
+    blocks[3] = line, sizes[3] = sizeof *line;
+    blocks[4] = line->description, sizes[4] = strlen(line->description) + 1;
+    blocks[5] = line->intermediate_locations[0],
+    sizes[5] = strlen(line->intermediate_locations[0]) + 1;
+    memset(&s_wipes, 0, sizeof s_wipes);
+    s_wipes.armed = 1;
+    package_free(&got);
+    s_wipes.armed = 0;
+    assert_null(got);
+    for (i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        if (!s_was_wiped(blocks[i], sizes[i]))
+            fail_msg("block %zu (%zu bytes) was freed without being wiped", i,
+                sizes[i]);
+    envelope_destroy(&env);
+    s_pkg_free(&pkg);
+}
+
 static void
 test_package_type_names(void **state)
 {
@@ -1406,6 +1721,14 @@ main(void)
         cmocka_unit_test(test_package_open_refuses_other_references),
         cmocka_unit_test(
             test_package_open_refuses_undecodable_or_newer_package),
+        cmocka_unit_test(
+            test_package_open_refuses_plaintext_beyond_its_memory_budget),
+        cmocka_unit_test(test_package_open_accepts_the_largest_valid_package),
+        cmocka_unit_test(
+            test_package_seal_refuses_package_beyond_the_unpack_budget),
+        cmocka_unit_test(
+            test_package_open_refuses_unknown_fields_in_nested_messages),
+        cmocka_unit_test(test_package_free_wipes_the_opened_package),
         cmocka_unit_test(test_package_type_names),
     };
 
