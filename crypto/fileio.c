@@ -193,12 +193,13 @@ fileio_private_dir(const char *path, errbuf_t *err)
     return 0;
 }
 
-int
-fileio_check_private(const char *path, errbuf_t *err)
+/* The checks on a secret file, on the descriptor it will be read from. */
+static int
+s_check_private_fd(int fd, const char *path, errbuf_t *err)
 {
     struct stat st;
 
-    if (lstat(path, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         errbuf_set(err, "%s: %s", path, strerror(errno));
         return -1;
     }
@@ -220,4 +221,61 @@ fileio_check_private(const char *path, errbuf_t *err)
         return -1;
     }
     return 0;
+}
+
+/* Open a secret file without following a symbolic link and without
+ * blocking on a FIFO, and check it through the descriptor: what is checked
+ * is what is read, whatever happens to the path meanwhile. */
+static int
+s_open_private(const char *path, errbuf_t *err)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+        | O_CLOEXEC);
+    int flags;
+
+    if (fd < 0) {
+        if (errno == ELOOP)
+            errbuf_set(err, "%s: not a regular file (symbolic links are "
+                "refused)", path);
+        else
+            errbuf_set(err, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (s_check_private_fd(fd, path, err) != 0) {
+        close(fd);
+        return -1;
+    }
+    if ((flags = fcntl(fd, F_GETFL)) < 0
+        || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        errbuf_set(err, "%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int
+fileio_check_private(const char *path, errbuf_t *err)
+{
+    int fd = s_open_private(path, err);
+
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+int
+fileio_read_private(const char *path, size_t max, uint8_t **out,
+    size_t *out_len, errbuf_t *err)
+{
+    int fd, rc;
+
+    *out = NULL;
+    *out_len = 0;
+    if ((fd = s_open_private(path, err)) < 0)
+        return -1;
+    rc = s_read_fd(fd, path, max, out, out_len, err);
+    close(fd);
+    return rc;
 }

@@ -36,8 +36,18 @@ int fileio_private_dir(const char *path, errbuf_t *err)
     __attribute__((warn_unused_result));
 
 /* Refuse a secret file that is not a regular file owned by us with mode
- * 0600 (or stricter); the message says how to fix it (chmod 600 ...). */
+ * 0600 (or stricter); the message says how to fix it (chmod 600 ...).
+ * Symbolic links are refused, not followed. This only diagnoses: to read
+ * a secret file use fileio_read_private, which checks the descriptor it
+ * reads from, so the file cannot be swapped between check and read. */
 int fileio_check_private(const char *path, errbuf_t *err)
     __attribute__((warn_unused_result));
+
+/* fileio_read of a secret file: opened O_NOFOLLOW, refused as
+ * fileio_check_private refuses it (checked with fstat on the open
+ * descriptor), then read whole, at most max bytes. Caller owns *out
+ * (wipe it, then free()). */
+int fileio_read_private(const char *path, size_t max, uint8_t **out,
+    size_t *out_len, errbuf_t *err) __attribute__((warn_unused_result));
 
 #endif

@@ -455,10 +455,10 @@ keys_secret_load(const char *path, keys_kind_t kind, const char *passphrase,
         errbuf_set(err, "passphrase longer than %d bytes", KEYS_PASSPHRASE_MAX);
         return NULL;
     }
-    if (fileio_check_private(path, err) != 0 || s_check_parent(path, err) != 0)
+    if (fileio_read_private(path, S_READ_MAX, &buf, &len, err) != 0)
         return NULL;
-    if (fileio_read(path, S_READ_MAX, &buf, &len, err) != 0)
-        return NULL;
+    if (s_check_parent(path, err) != 0)
+        goto cleanup;
     if (s_secret_parse(buf, len, kind, path, owner, &ops, &mem, err) != 0)
         goto cleanup;
 

@@ -155,6 +155,12 @@ int keys_public_save(const char *path, const keys_public_t *pub, errbuf_t *err)
  * from the environment variable CSBM_PASSPHRASE, else by prompting on the
  * terminal (/dev/tty, echo off; twice when confirm is set). Never from a
  * command-line argument.
+ *   - CSBM_PASSPHRASE is read once per process: the first call copies it
+ *     into guarded memory, wipes the value in the environment and unsets
+ *     it (children and /proc/<pid>/environ do not see it); later calls
+ *     without a file return that copy, until keys_passphrase_forget. Not
+ *     thread-safe (it changes the environment): call it before starting
+ *     threads.
  *   - file: the first line, without its trailing "\n" or "\r\n". A regular
  *     file readable or writable by others is refused (run: chmod 600);
  *     group access is allowed so a service group can share it.
@@ -164,9 +170,14 @@ int keys_public_save(const char *path, const keys_public_t *pub, errbuf_t *err)
  *     user to set one of them.
  * buf must hold KEYS_PASSPHRASE_MAX + 1 bytes (preferably sodium_malloc'd);
  * on success it holds the passphrase, NUL-terminated, and *len its length.
- * The passphrase is never copied elsewhere. Wipe buf with sodium_memzero
- * after use; on failure it is already wiped. */
+ * The passphrase is never copied elsewhere (but for that guarded copy of
+ * CSBM_PASSPHRASE). Wipe buf with sodium_memzero after use; on failure it
+ * is already wiped. */
 int keys_passphrase_get(const char *file, int confirm, char *buf, size_t *len,
     errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Wipe and free the process's copy of CSBM_PASSPHRASE, if any (also done
+ * at exit). A process that has loaded all its keys may call it early. */
+void keys_passphrase_forget(void);
 
 #endif

@@ -6,6 +6,13 @@
  * The passphrase is read a byte at a time straight into the caller's
  * buffer, so no copy of it lands in stdio or heap buffers, and nothing past
  * the first line is consumed from a pipe.
+ *
+ * CSBM_PASSPHRASE is consumed on first use: its value is copied into
+ * guarded memory (sodium_malloc, wiped and freed at exit or by
+ * keys_passphrase_forget), wiped in place in the environment and unset, so
+ * that it is not left in /proc/<pid>/environ of a long-running node or hub
+ * nor inherited by its children. Later calls in the same process (commands
+ * that load several keys) get that copy.
  */
 #include "crypto/keys.h"
 
@@ -141,6 +148,34 @@ done:
     return rc;
 }
 
+/* The consumed CSBM_PASSPHRASE (S_CAP bytes, NUL-terminated), or NULL;
+ * no access to it but while it is copied. */
+static char  *s_env_copy;
+static size_t s_env_copy_len;
+static int    s_atexit_done;
+
+void
+keys_passphrase_forget(void)
+{
+    if (s_env_copy == NULL)
+        return;
+    sodium_mprotect_readwrite(s_env_copy);
+    sodium_memzero(s_env_copy, S_CAP);
+    sodium_free(s_env_copy);
+    s_env_copy = NULL;
+    s_env_copy_len = 0;
+}
+
+/* Wipe the variable's value where the environment holds it, and remove
+ * it. Environment changes are not thread-safe: the commands get their
+ * passphrase before they start threads. */
+static void
+s_consume_env(char *value)
+{
+    sodium_memzero(value, strlen(value));
+    (void)unsetenv(KEYS_PASSPHRASE_ENV);
+}
+
 static int
 s_from_env(const char *value, char *buf, size_t *len, errbuf_t *err)
 {
@@ -158,6 +193,31 @@ s_from_env(const char *value, char *buf, size_t *len, errbuf_t *err)
     }
     memcpy(buf, value, n + 1);
     *len = n;
+    return 0;
+}
+
+/* Take CSBM_PASSPHRASE out of the environment into buf and into the
+ * process's guarded copy. A value that is refused is consumed as well: it
+ * may still be a secret, and a later call must not fall back to it. */
+static int
+s_take_env(char *value, char *buf, size_t *len, errbuf_t *err)
+{
+    int rc;
+
+    keys_passphrase_forget();
+    rc = s_from_env(value, buf, len, err);
+    s_consume_env(value);
+    if (rc != 0)
+        return rc;
+    if ((s_env_copy = sodium_malloc(S_CAP)) == NULL) {
+        errbuf_set(err, "out of memory");
+        return -1;
+    }
+    memcpy(s_env_copy, buf, *len + 1);
+    s_env_copy_len = *len;
+    sodium_mprotect_noaccess(s_env_copy);
+    if (!s_atexit_done && atexit(keys_passphrase_forget) == 0)
+        s_atexit_done = 1;
     return 0;
 }
 
@@ -279,8 +339,8 @@ int
 keys_passphrase_get(const char *file, int confirm, char *buf, size_t *len,
     errbuf_t *err)
 {
-    const char *env = getenv(KEYS_PASSPHRASE_ENV);
-    int         rc;
+    char *env = getenv(KEYS_PASSPHRASE_ENV);
+    int   rc;
 
     *len = 0;
     if (sodium_init() < 0) {
@@ -290,8 +350,14 @@ keys_passphrase_get(const char *file, int confirm, char *buf, size_t *len,
     if (file != NULL)
         rc = s_from_file(file, buf, len, err);
     else if (env != NULL)
-        rc = s_from_env(env, buf, len, err);
-    else
+        rc = s_take_env(env, buf, len, err);
+    else if (s_env_copy != NULL) {
+        sodium_mprotect_readonly(s_env_copy);
+        memcpy(buf, s_env_copy, s_env_copy_len + 1);
+        sodium_mprotect_noaccess(s_env_copy);
+        *len = s_env_copy_len;
+        rc = 0;
+    } else
         rc = s_from_tty(confirm, buf, len, err);
     if (rc != 0) {
         sodium_memzero(buf, S_CAP);

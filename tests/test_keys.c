@@ -56,6 +56,27 @@ typedef struct {
 
 static fixture_t s_fx;
 
+/* This test program's own geteuid (the library's calls bind to it). The
+ * owner check of a key file calls it after the file's metadata is read
+ * and before its bytes are: when armed, it first renames s_swap.from over
+ * s_swap.to, swapping the checked file for another one at that moment. */
+static struct {
+    int  armed;
+    char from[PATH_MAX];
+    char to[PATH_MAX];
+} s_swap;
+
+uid_t
+geteuid(void)
+{
+    if (s_swap.armed) {
+        s_swap.armed = 0;
+        if (rename(s_swap.from, s_swap.to) != 0)
+            s_swap.armed = -1;
+    }
+    return getuid(); /* this test does not run set-user-ID */
+}
+
 /* ------------------------------------------------------------------ */
 
 static int
@@ -407,6 +428,88 @@ test_keys_rejects_symlinked_key_file(void **state)
     assert_int_equal(symlink(s_fx.path[KEYS_SIGN], path), 0);
     assert_null(keys_secret_load(path, KEYS_SIGN, PASS, PASS_LEN, &err));
     assert_non_null(strstr(err.msg, "symbolic link"));
+}
+
+/* The key file is checked on the descriptor it is read from: a path
+ * swapped, between the check and the read, for a symbolic link to a
+ * world-readable file of other content changes nothing. */
+static void
+test_keys_reads_the_key_file_it_checked(void **state)
+{
+    errbuf_t       err = {{0}};
+    char           dir[PATH_MAX], path[PATH_MAX], other[PATH_MAX];
+    uint8_t       *buf;
+    size_t         len;
+    keys_secret_t *sk;
+    keys_public_t  pub;
+
+    (void)state;
+    assert_int_equal(keys_public_load(s_fx.path[0], &pub, &err), 0);
+    s_scratch(dir, sizeof dir);
+    buf = s_read_file(s_fx.path[KEYS_SIGN], &len);
+    s_join(path, sizeof path, dir, "ARG.sign.key");
+    s_write_file(path, buf, len, 0600);
+    buf[len - 1] ^= 0x01; /* other content: its tag no longer matches */
+    s_join(other, sizeof other, dir, "other.key");
+    s_write_file(other, buf, len, 0644);
+    s_join(s_swap.from, sizeof s_swap.from, dir, "link");
+    assert_int_equal(symlink(other, s_swap.from), 0);
+    snprintf(s_swap.to, sizeof s_swap.to, "%s", path);
+
+    s_swap.armed = 1;
+    sk = keys_secret_load(path, KEYS_SIGN, PASS, PASS_LEN, &err);
+    assert_int_equal(s_swap.armed, 0); /* the swap did happen */
+    if (sk == NULL)
+        fail_msg("the file read is not the file checked: %s", err.msg);
+    assert_memory_equal(keys_secret_public(sk), pub.sign_pk, 32);
+    keys_secret_destroy(&sk);
+
+    /* Now that the path is a symbolic link, it is refused. */
+    assert_null(keys_secret_load(path, KEYS_SIGN, PASS, PASS_LEN, &err));
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    free(buf);
+}
+
+/* A FIFO (or any other non-regular file) is refused without blocking on
+ * the open, a symbolic link to a good key file too, and loose modes still
+ * say which chmod fixes them. */
+static void
+test_keys_rejects_fifo_and_symlink_to_good_file(void **state)
+{
+    errbuf_t err = {{0}};
+    char     dir[PATH_MAX], path[PATH_MAX], good[PATH_MAX];
+    uint8_t *buf;
+    size_t   len;
+
+    (void)state;
+    s_scratch(dir, sizeof dir);
+    s_join(path, sizeof path, dir, "ARG.sign.key");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_null(keys_secret_load(path, KEYS_SIGN, PASS, PASS_LEN, &err));
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    assert_int_equal(unlink(path), 0);
+
+    buf = s_read_file(s_fx.path[KEYS_SIGN], &len);
+    s_join(good, sizeof good, dir, "good.key");
+    s_write_file(good, buf, len, 0600);
+    assert_int_equal(symlink(good, path), 0);
+    assert_null(keys_secret_load(path, KEYS_SIGN, PASS, PASS_LEN, &err));
+    assert_non_null(strstr(err.msg, "symbolic links are refused"));
+    assert_int_equal(unlink(path), 0);
+
+    s_write_file(path, buf, len, 0604);
+    assert_null(keys_secret_load(path, KEYS_SIGN, PASS, PASS_LEN, &err));
+    assert_non_null(strstr(err.msg, "(mode 604); run: chmod 600"));
+    assert_int_equal(chmod(path, 0600), 0);
+    {
+        keys_secret_t *sk = keys_secret_load(path, KEYS_SIGN, PASS, PASS_LEN,
+            &err);
+
+        if (sk == NULL)
+            fail_msg("%s", err.msg);
+        keys_secret_destroy(&sk);
+    }
+    free(buf);
 }
 
 static void
@@ -1219,6 +1322,84 @@ test_keys_passphrase_from_env(void **state)
     assert_non_null(strstr(err.msg, "longer than"));
     free(big);
     unsetenv(KEYS_PASSPHRASE_ENV);
+    keys_passphrase_forget();
+    s_free_pass(buf);
+}
+
+/* CSBM_PASSPHRASE is taken out of the environment on first use (wiped
+ * where the environment held it, then unset), and a command that loads
+ * several keys still gets it for each. */
+static void
+test_keys_passphrase_env_consumed_once_and_reused(void **state)
+{
+    static char    var[] = KEYS_PASSPHRASE_ENV "=" PASS;
+    const char    *value = var + sizeof KEYS_PASSPHRASE_ENV;
+    char           dir[PATH_MAX], path[PATH_MAX];
+    char          *buf = s_pass_buf();
+    size_t         len = 0, i;
+    errbuf_t       err = {{0}};
+    keys_secret_t *sk, *bk;
+    int            status = 0;
+    pid_t          pid;
+
+    (void)state;
+    assert_int_equal(putenv(var), 0);
+    assert_int_equal(keys_passphrase_get(NULL, 0, buf, &len, &err), 0);
+    assert_int_equal(len, PASS_LEN);
+    assert_string_equal(buf, PASS);
+    assert_null(getenv(KEYS_PASSPHRASE_ENV));
+    for (i = 0; i < PASS_LEN; i++)
+        assert_int_equal(value[i], '\0');
+    sk = keys_secret_load(s_fx.path[KEYS_SIGN], KEYS_SIGN, buf, len, &err);
+    assert_non_null(sk);
+    sodium_memzero(buf, KEYS_PASSPHRASE_MAX + 1);
+
+    /* The second key of the same command. */
+    assert_int_equal(keys_passphrase_get(NULL, 0, buf, &len, &err), 0);
+    assert_string_equal(buf, PASS);
+    bk = keys_secret_load(s_fx.path[KEYS_BOX], KEYS_BOX, buf, len, &err);
+    if (bk == NULL)
+        fail_msg("second key: %s", err.msg);
+    keys_secret_destroy(&bk);
+    keys_secret_destroy(&sk);
+
+    /* A child does not inherit it in its environment. */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "test -z \"${" KEYS_PASSPHRASE_ENV
+            "+set}\"", (char *)NULL);
+        _exit(2);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* A value set again later wins over the copy, and is consumed too. */
+    setenv(KEYS_PASSPHRASE_ENV, "newer phrase", 1);
+    assert_int_equal(keys_passphrase_get(NULL, 0, buf, &len, &err), 0);
+    assert_string_equal(buf, "newer phrase");
+    assert_null(getenv(KEYS_PASSPHRASE_ENV));
+    assert_int_equal(keys_passphrase_get(NULL, 0, buf, &len, &err), 0);
+    assert_string_equal(buf, "newer phrase");
+    /* A file still comes first. */
+    s_scratch(dir, sizeof dir);
+    s_join(path, sizeof path, dir, "pass");
+    s_write_file(path, "file phrase\n", 12, 0600);
+    assert_int_equal(keys_passphrase_get(path, 0, buf, &len, &err), 0);
+    assert_string_equal(buf, "file phrase");
+    /* Forgotten, there is nothing left to reuse (twice is harmless). */
+    keys_passphrase_forget();
+    keys_passphrase_forget();
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setsid(); /* no terminal to fall back to */
+        _exit(keys_passphrase_get(NULL, 0, buf, &len, &err) == -1 ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
     s_free_pass(buf);
 }
 
@@ -1271,6 +1452,8 @@ main(void)
         cmocka_unit_test(test_keys_rejects_loose_file_mode),
         cmocka_unit_test(test_keys_rejects_loose_directory),
         cmocka_unit_test(test_keys_rejects_symlinked_key_file),
+        cmocka_unit_test(test_keys_reads_the_key_file_it_checked),
+        cmocka_unit_test(test_keys_rejects_fifo_and_symlink_to_good_file),
         cmocka_unit_test(test_keys_rejects_every_truncation),
         cmocka_unit_test(test_keys_rejects_flipped_header_bits),
         cmocka_unit_test(test_keys_rejects_nul_in_stored_owner),
@@ -1287,6 +1470,7 @@ main(void)
         cmocka_unit_test(test_keys_passphrase_from_file),
         cmocka_unit_test(test_keys_passphrase_from_stdin_reads_one_line),
         cmocka_unit_test(test_keys_passphrase_from_env),
+        cmocka_unit_test(test_keys_passphrase_env_consumed_once_and_reused),
         cmocka_unit_test(test_keys_passphrase_without_terminal_says_what_to_do),
     };
 
