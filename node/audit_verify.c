@@ -104,7 +104,8 @@ typedef struct {
     unsigned               n_threads;
     s_batch_t            **ready; /* [window]: done, by seq % window */
     s_batch_t            **free_list;
-    size_t                 window, n_free, out;
+    size_t                 window, n_free;
+    size_t                 out; /* submitted, not yet reported */
     uint64_t               next_seq, next_emit;
     int                    broken; /* a pipe failed: stop */
 } s_audit_t;
@@ -420,7 +421,9 @@ s_collect_one(s_audit_t *a)
         a->broken = 1;
         return -1;
     }
-    a->out--;
+    /* A batch counts against the window until it is reported: one that
+     * came back early waits in ready[] for those before it, and seq -
+     * next_emit < window keeps its slot free. */
     a->ready[b->seq % a->window] = b;
     while ((b = a->ready[a->next_emit % a->window]) != NULL
         && b->seq == a->next_emit) {
@@ -428,6 +431,7 @@ s_collect_one(s_audit_t *a)
         s_report_batch(a, b);
         a->free_list[a->n_free++] = b;
         a->next_emit++;
+        a->out--;
     }
     return 0;
 }
