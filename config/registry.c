@@ -1129,6 +1129,40 @@ registry_init(const char *path, const x509_ca_t *ca, int64_t now,
     return s_edit_commit(path, ca, &reg, now, 1, err);
 }
 
+/* A member certificate lies within the root's validity: say which end
+ * the requested period crosses, with both times, before anything else. */
+static int
+s_period_check(const x509_ca_t *ca, int64_t not_before, int64_t not_after,
+    errbuf_t *err)
+{
+    int64_t start, end;
+    char    t[32], t1[32], t2[32];
+
+    if (x509_cert_times(x509_ca_cert(ca), &start, &end, err) != 0)
+        return -1;
+    s_time(start, t1);
+    s_time(end, t2);
+    if (not_before < start) {
+        s_time(not_before, t);
+        errbuf_set(err, "the certificate would start at %s, before the "
+            "root's start (%s); choose a time from %s to %s", t, t1, t1, t2);
+        return -1;
+    }
+    if (not_before >= end) {
+        s_time(not_before, t);
+        errbuf_set(err, "the certificate would start at %s, after its "
+            "root's end (%s); choose a time from %s to %s", t, t2, t1, t2);
+        return -1;
+    }
+    if (not_after > end) {
+        s_time(not_after, t);
+        errbuf_set(err, "the certificate would end at %s, after its root's "
+            "end (%s); choose a shorter period (--days or --until)", t, t2);
+        return -1;
+    }
+    return 0;
+}
+
 /* Issue a certificate for the request at csr_path and fill b. */
 static int
 s_issue_binding(const x509_ca_t *ca, const char *state, const char *csr_path,
@@ -1139,6 +1173,8 @@ s_issue_binding(const x509_ca_t *ca, const char *state, const char *csr_path,
     int      rc = -1;
 
     memset(b, 0, sizeof *b);
+    if (s_period_check(ca, not_before, not_after, err) != 0)
+        return -1;
     if (fileio_read(csr_path, X509_PEM_MAX, &csr, &csr_len, err) != 0)
         return -1;
     if (x509_issue(ca, (const char *)csr, csr_len, state, not_before,

@@ -1246,11 +1246,12 @@ static const s_verb_t s_reg_verbs[] = {
      "Replace a member's key: certify the key of NEW.req from --at (default\n"
      "now) and retire its previous keys at that time. Packages signed\n"
      "with an old key before --at stay valid; later ones are refused.\n",
-     "  csbm keygen --state ARG --keys arg-keys-2026\n"
-     "  csbm enroll --state ARG --keys arg-keys-2026 --root root.pem -o "
-     "ARG-2026.req\n"
-     "  csbm registry rotate --state ARG --request ARG-2026.req "
-     "--at 2026-04-01T00:00:00Z\n"},
+     "  csbm keygen --state ARG --keys arg-keys-new\n"
+     "  csbm enroll --state ARG --keys arg-keys-new --root root.pem -o "
+     "ARG-new.req\n"
+     "  csbm registry rotate --state ARG --request ARG-new.req\n"
+     "  csbm registry rotate --state ARG --request ARG-new.req "
+     "--at \"$(date -u -d '+30 days' +%FT%TZ)\"\n"},
     {"revoke", O_CA | O_STATE | O_KEY | O_AT | O_REASON,
      O_STATE | O_KEY | O_REASON, 0, 0, s_reg_revoke,
      "csbm registry revoke --state ID --key KEYID|current --reason TEXT\n"
