@@ -14,11 +14,13 @@
  * it, keeps both heads as evidence, exits non-zero, and `csbm log` shows
  * the evidence.
  */
+/* clang-format off: cmocka.h needs the four headers before it */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <jansson.h>
 #include <signal.h>
@@ -89,8 +91,8 @@ s_log_json(const char *id, const char *ep, int want_code)
     char         data[ITEST_PATH_MAX];
 
     xfix_db(data, sizeof data, id);
-    xfix_csbm(&xfix_run, id, "log", "--data", data, "--hub", ep,
-        "--timeout-ms", "5000", "--json", NULL);
+    xfix_csbm(&xfix_run, id, "log", "--data", data, "--hub", ep, "--timeout-ms",
+              "5000", "--json", NULL);
     assert_int_equal(xfix_run.code, want_code);
     o = json_loads(xfix_run.out, 0, &je);
     if (o == NULL)
@@ -121,11 +123,17 @@ test_witness_cosignatures_reach_the_quorum(void **state)
 
     /* Each pull is a leaf, so each member cosigned another head. */
     s_hub_db(db, sizeof db);
-    assert_int_equal(xfix_sql_int(db, "SELECT count(DISTINCT witness) FROM "
-        "cosignatures", NULL), 3);
+    assert_int_equal(xfix_sql_int(db,
+                                  "SELECT count(DISTINCT witness) FROM "
+                                  "cosignatures",
+                                  NULL),
+                     3);
     size = xfix_sql_int(db, "SELECT max(size) FROM heads", NULL);
-    assert_int_equal(xfix_sql_int(db, "SELECT count(*) FROM cosignatures "
-        "WHERE size = (SELECT max(size) FROM heads)", NULL), 1);
+    assert_int_equal(xfix_sql_int(db,
+                                  "SELECT count(*) FROM cosignatures "
+                                  "WHERE size = (SELECT max(size) FROM heads)",
+                                  NULL),
+                     1);
 
     /* ARG checks the log without pulling: the newest head (CHL's) gets
      * its second cosignature and so the quorum. */
@@ -133,10 +141,9 @@ test_witness_cosignatures_reach_the_quorum(void **state)
     check = json_object_get(o, "check");
     assert_non_null(check);
     assert_true(json_is_true(json_object_get(check, "cosigned")));
-    assert_int_equal(json_integer_value(json_object_get(check, "size")),
-        size);
+    assert_int_equal(json_integer_value(json_object_get(check, "size")), size);
     assert_int_equal(json_integer_value(json_object_get(check, "witnesses")),
-        2);
+                     2);
     assert_true(json_is_true(json_object_get(check, "witnessed")));
     assert_true(json_is_true(json_object_get(o, "consistent")));
     json_decref(o);
@@ -144,11 +151,14 @@ test_witness_cosignatures_reach_the_quorum(void **state)
     /* BOL checks only: no cosignature of its own. */
     xfix_db(bol, sizeof bol, "BOL");
     xfix_csbm(r, "BOL", "log", "--data", bol, "--hub", xfix_hub_ep,
-        "--no-witness", NULL);
+              "--no-witness", NULL);
     assert_int_equal(r->code, 0);
     assert_non_null(strstr(r->out, "not known"));
-    assert_int_equal(xfix_sql_int(db, "SELECT count(*) FROM cosignatures "
-        "WHERE size = (SELECT max(size) FROM heads)", NULL), 2);
+    assert_int_equal(xfix_sql_int(db,
+                                  "SELECT count(*) FROM cosignatures "
+                                  "WHERE size = (SELECT max(size) FROM heads)",
+                                  NULL),
+                     2);
     /* Then as a witness, in words. */
     xfix_csbm(r, "BOL", "log", "--data", bol, "--hub", xfix_hub_ep, NULL);
     assert_int_equal(r->code, 0);
@@ -169,24 +179,28 @@ test_witness_cosignatures_reach_the_quorum(void **state)
     assert_string_equal(json_string_value(json_array_get(w, 1)), "BOL");
     assert_string_equal(json_string_value(json_array_get(w, 2)), "CHL");
     assert_true(json_is_true(json_object_get(head, "witnessed")));
-    assert_int_equal(json_integer_value(json_object_get(o, "cosignatures")),
+    assert_int_equal(
+        json_integer_value(json_object_get(o, "cosignatures")),
         xfix_sql_int(db, "SELECT count(*) FROM cosignatures", NULL));
     json_decref(o);
     xfix_csbm(r, "hub", "audit", "verify", "--data", db, "--quiet", NULL);
     assert_int_equal(r->code, 0);
     assert_non_null(strstr(r->out, "cosigned by ARG, BOL, CHL (3 of quorum "
-        "2): WITNESSED"));
+                                   "2): WITNESSED"));
     /* A quorum the head does not reach. */
     xfix_csbm(r, "hub", "audit", "verify", "--data", db, "--quiet",
-        "--witness-quorum", "4", "--threads", "1", NULL);
+              "--witness-quorum", "4", "--threads", "1", NULL);
     assert_int_equal(r->code, 0);
     assert_non_null(strstr(r->out, "(3 of quorum 4): not witnessed"));
 
     /* A pull with --no-witness verifies the new head but does not cosign. */
     xfix_csbm(r, "ARG", "pull", "--no-witness", NULL);
     assert_int_equal(r->code, 0);
-    assert_int_equal(xfix_sql_int(db, "SELECT count(*) FROM cosignatures "
-        "WHERE size = (SELECT max(size) FROM heads)", NULL), 0);
+    assert_int_equal(xfix_sql_int(db,
+                                  "SELECT count(*) FROM cosignatures "
+                                  "WHERE size = (SELECT max(size) FROM heads)",
+                                  NULL),
+                     0);
 }
 
 /* --------------------------------------------------------- split view --- */
@@ -195,16 +209,17 @@ static void
 test_witness_split_view_is_caught(void **state)
 {
     xfix_run_t *r = &xfix_run;
-    char        db[ITEST_PATH_MAX], db2[ITEST_PATH_MAX], sql[ITEST_PATH_MAX + 32];
-    char        keys[ITEST_PATH_MAX], keyring[ITEST_PATH_MAX];
-    char        out[ITEST_PATH_MAX], err[ITEST_PATH_MAX];
-    char        ep1[64], ep2[64], nep1[64], nep2[64];
-    int         ports[2];
-    pid_t       hub2;
-    json_t     *o, *ev;
-    const char *argv[] = {itest_csbm(), "hub", "--keys", keys, "--keyring",
-        keyring, "--data", db2, "--bind", ep2, "--notify", nep2,
-        "--federation", XFIX_FED, NULL};
+    char    db[ITEST_PATH_MAX], db2[ITEST_PATH_MAX], sql[ITEST_PATH_MAX + 32];
+    char    keys[ITEST_PATH_MAX], keyring[ITEST_PATH_MAX];
+    char    out[ITEST_PATH_MAX], err[ITEST_PATH_MAX];
+    char    ep1[64], ep2[64], nep1[64], nep2[64];
+    int     ports[2];
+    pid_t   hub2;
+    json_t *o, *ev;
+    const char *argv[] = {itest_csbm(),   "hub",    "--keys",   keys,
+                          "--keyring",    keyring,  "--data",   db2,
+                          "--bind",       ep2,      "--notify", nep2,
+                          "--federation", XFIX_FED, NULL};
 
     (void)state;
     /* The common prefix: everyone saw it. */
@@ -246,8 +261,8 @@ test_witness_split_view_is_caught(void **state)
     xfix_csbm(r, "CHL", "pull", NULL);
     assert_int_equal(r->code, 0);
     o = s_log_json("ARG", xfix_hub_ep, 0);
-    assert_true(json_is_true(json_object_get(json_object_get(o, "check"),
-        "witnessed")));
+    assert_true(json_is_true(
+        json_object_get(json_object_get(o, "check"), "witnessed")));
     json_decref(o);
 
     /* BOL's view, on the second hub: consistent with what BOL saw
@@ -262,27 +277,37 @@ test_witness_split_view_is_caught(void **state)
     assert_int_equal(r->code, 0);
     assert_non_null(strstr(r->out, "pulled 0 new packages"));
     assert_non_null(strstr(r->out, "verified and cosigned"));
-    assert_int_equal(xfix_sql_int(db2, "SELECT count(*) FROM cosignatures "
-        "WHERE witness = 'BOL' AND size = (SELECT max(size) FROM heads)",
-        NULL), 1);
-    assert_int_equal(xfix_node_int("BOL", "SELECT count(*) FROM log_evidence",
-        NULL), 0);
+    assert_int_equal(
+        xfix_sql_int(
+            db2,
+            "SELECT count(*) FROM cosignatures "
+            "WHERE witness = 'BOL' AND size = (SELECT max(size) FROM heads)",
+            NULL),
+        1);
+    assert_int_equal(
+        xfix_node_int("BOL", "SELECT count(*) FROM log_evidence", NULL), 0);
 
     /* BOL fetches the heads ARG and CHL cosigned: its own head is not a
      * prefix of them. Evidence, both heads kept, exit 1. */
     o = s_log_json("BOL", ep1, 1);
     assert_true(json_is_false(json_object_get(o, "consistent")));
-    assert_true(json_is_false(json_object_get(json_object_get(o, "check"),
-        "consistent")));
+    assert_true(json_is_false(
+        json_object_get(json_object_get(o, "check"), "consistent")));
     ev = json_object_get(o, "evidence");
     assert_int_equal(json_array_size(ev), 1);
-    assert_string_not_equal(json_string_value(json_object_get(
-        json_array_get(ev, 0), "old_head")), "none");
-    assert_string_not_equal(json_string_value(json_object_get(
-        json_array_get(ev, 0), "new_head")), "none");
+    assert_string_not_equal(
+        json_string_value(json_object_get(json_array_get(ev, 0), "old_head")),
+        "none");
+    assert_string_not_equal(
+        json_string_value(json_object_get(json_array_get(ev, 0), "new_head")),
+        "none");
     json_decref(o);
-    assert_int_equal(xfix_node_int("BOL", "SELECT count(*) FROM log_evidence "
-        "WHERE old_head IS NOT NULL AND new_head IS NOT NULL", NULL), 1);
+    assert_int_equal(
+        xfix_node_int("BOL",
+                      "SELECT count(*) FROM log_evidence "
+                      "WHERE old_head IS NOT NULL AND new_head IS NOT NULL",
+                      NULL),
+        1);
 
     /* A pull from that view fails the same way, with exit 1... */
     xfix_csbm(r, "BOL", "pull", NULL);
@@ -312,7 +337,7 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_witness_cosignatures_reach_the_quorum, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_witness_split_view_is_caught,
-            s_setup, s_teardown),
+                                        s_setup, s_teardown),
     };
 
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
