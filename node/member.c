@@ -433,29 +433,66 @@ s_verify_head(member_t *self, const Csbm__Signed *s, treehead_t *th,
     return 0;
 }
 
-/* Verify the inclusion proof that came with a receipt and keep it with
- * the receipt; one that does not verify is kept as evidence instead. */
+/* The log helpers below (section "log"). */
+static int s_same_history(member_t *self, const treehead_t *a,
+    const Csbm__Signed *a_s, const treehead_t *b, const Csbm__Signed *b_s,
+    const char *what, int *forked, errbuf_t *err);
+static int s_head_fits(member_t *self, const Csbm__Signed *s,
+    const treehead_t *th, errbuf_t *err);
+
+/* Verify the inclusion proof that came with a receipt: the receipt's leaf
+ * in a head the hub signed, and that head on the history of the newest
+ * head this node verified before (which it then replaces). A proof that
+ * does not verify is kept as evidence. 0, or -1 with why (the package
+ * must stay pending then); *local is set when the failure is the store's,
+ * with err. */
 static int
-s_keep_inclusion(member_t *self, const uint8_t id[ENVELOPE_ID_BYTES],
-    const Csbm__Receipt *r, const Csbm__InclusionProof *ip, errbuf_t *err)
+s_check_inclusion(member_t *self, const Csbm__Receipt *r,
+    const Csbm__InclusionProof *ip, errbuf_t *why, int *local, errbuf_t *err)
 {
     const keyring_key_t *k;
     treehead_t           th;
-    errbuf_t             why = {{0}};
-    uint8_t             *buf;
-    size_t               len;
-    int                  rc;
+    errbuf_t             e = {{0}};
 
+    *local = 0;
+    if (ip == NULL) {
+        errbuf_set(why, "the hub's receipt for position %llu came without "
+            "the inclusion proof that shows it in the hub's signed log",
+            (unsigned long long)r->position);
+        return -1;
+    }
     if (ip->tree_head == NULL
-        || (k = s_hub_key_by_id(self, ip->tree_head, &why)) == NULL
-        || receipt_inclusion_verify(r, ip, k->pub.sign_pk, &th, &why) != 0) {
+        || (k = s_hub_key_by_id(self, ip->tree_head, &e)) == NULL
+        || receipt_inclusion_verify(r, ip, k->pub.sign_pk, &th, &e) != 0
+        || s_verify_head(self, ip->tree_head, &th, &e) != 0) {
         char what[MAILBOX_ERROR_MAX];
         snprintf(what, sizeof what, "the inclusion proof of the receipt for "
             "position %llu does not verify: %.300s",
-            (unsigned long long)r->position, why.msg);
-        return mailbox_evidence_add(self->mailbox, (int64_t)time(NULL), what,
-            NULL, 0, NULL, 0, NULL, 0, err);
+            (unsigned long long)r->position,
+            ip->tree_head == NULL ? "no tree head" : e.msg);
+        errbuf_set(why, "%s (evidence kept; see 'csbm log')", what);
+        if (mailbox_evidence_add(self->mailbox, (int64_t)time(NULL), what,
+                NULL, 0, NULL, 0, NULL, 0, err) != 0)
+            *local = 1;
+        return -1;
     }
+    if (s_head_fits(self, ip->tree_head, &th, &e) != 0) {
+        errbuf_set(why, "the tree head of the receipt's inclusion proof "
+            "could not be checked against the one verified before: %s",
+            e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_keep_inclusion(member_t *self, const uint8_t id[ENVELOPE_ID_BYTES],
+    const Csbm__InclusionProof *ip, errbuf_t *err)
+{
+    uint8_t *buf;
+    size_t   len;
+    int      rc;
+
     len = protobuf_c_message_get_packed_size(&ip->base);
     if ((buf = malloc(len + 1)) == NULL) {
         errbuf_set(err, "out of memory");
@@ -467,6 +504,9 @@ s_keep_inclusion(member_t *self, const uint8_t id[ENVELOPE_ID_BYTES],
     return rc;
 }
 
+/* A receipt ends the pending state only with a verifying inclusion proof
+ * in a head consistent with what this node saw of the log: a receipt the
+ * hub does not show in its log could be withdrawn without trace. */
 static int
 s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
     const uint8_t hash[HASH_BYTES], const Csbm__SubmitReply *sr,
@@ -476,7 +516,7 @@ s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
     Csbm__Receipt *r = NULL;
     uint8_t       *packed = NULL;
     size_t         packed_len = 0;
-    int            rc;
+    int            rc, local = 0;
 
     if (s_verify_receipt(self, sr->receipt, &r, &why) != 0)
         return s_attempt_failed(self, out, err, "the hub's receipt does not "
@@ -489,6 +529,13 @@ s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
             "another package, sender, sequence or envelope than the one "
             "sent; the package stays queued");
     }
+    if (s_check_inclusion(self, r, sr->inclusion, &why, &local, err) != 0) {
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        if (local)
+            return -1;
+        return s_attempt_failed(self, out, err, "not delivered: %.400s; the "
+            "package stays queued", why.msg);
+    }
     if ((packed = s_pack_signed(sr->receipt, &packed_len)) == NULL) {
         protobuf_c_message_free_unpacked(&r->base, NULL);
         errbuf_set(err, "out of memory");
@@ -496,8 +543,8 @@ s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
     }
     rc = mailbox_outbox_delivered(self->mailbox, e->package_id, packed,
         packed_len, r->position, (int64_t)r->accepted_at, err);
-    if (rc == 0 && sr->inclusion != NULL)
-        rc = s_keep_inclusion(self, e->package_id, r, sr->inclusion, err);
+    if (rc == 0)
+        rc = s_keep_inclusion(self, e->package_id, sr->inclusion, err);
     if (rc == 0) {
         out->outcome = MEMBER_DELIVERED;
         out->position = r->position;
@@ -1339,15 +1386,171 @@ s_valid_cosigs(member_t *self, const Csbm__CosignedHead *ch,
     return n;
 }
 
-int
-member_check_cosigned(member_t *self, const Csbm__CosignedHead *ch,
-    const Csbm__Signed *own_s, const ProtobufCBinaryData *proof,
+/* Remember a verified head as the newest one. */
+static int
+s_head_store(member_t *self, const Csbm__Signed *s, const treehead_t *th,
     errbuf_t *err)
+{
+    uint8_t *nb;
+    size_t   nl;
+    int      rc;
+
+    if ((nb = s_pack_msg(&s->base, &nl)) == NULL) {
+        errbuf_set(err, "out of memory");
+        return -1;
+    }
+    rc = mailbox_head_put(self->mailbox, th->size, th->timestamp, th->root,
+        nb, nl, (int64_t)time(NULL), err);
+    free(nb);
+    return rc;
+}
+
+#define S_SAME_HISTORY_TRIES 4
+
+/* Are the verified heads a and b on one history? A LogRequest gets a
+ * consistency proof from a given size to the hub's current head only, so
+ * this asks from each of the two sizes and needs both answers to end at
+ * the same current head c: a prefix of c and b a prefix of c means one is
+ * a prefix of the other. While the hub's head moves between the two
+ * requests it asks again, a few times; then it gives up loudly. c is
+ * remembered as the newest verified head. 0 if consistent; -1 with err
+ * otherwise: *forked is set if the log is shown inconsistent (evidence
+ * kept), else the check could not be made. */
+static int
+s_same_history(member_t *self, const treehead_t *a, const Csbm__Signed *a_s,
+    const treehead_t *b, const Csbm__Signed *b_s, const char *what,
+    int *forked, errbuf_t *err)
+{
+    errbuf_t why = {{0}};
+    char     msg[MAILBOX_ERROR_MAX];
+    int      tries;
+
+    *forked = 0;
+    if (a->size > b->size) {
+        const treehead_t   *t = a;
+        const Csbm__Signed *ts = a_s;
+        a = b;
+        a_s = b_s;
+        b = t;
+        b_s = ts;
+    }
+    if (a->size == b->size) {
+        if (sodium_memcmp(a->root, b->root, MERKLE_HASH_BYTES) == 0)
+            return 0;
+        *forked = 1;
+        return s_inconsistent(self, a, a_s, b, b_s, NULL, what, err);
+    }
+    for (tries = 0; tries < S_SAME_HISTORY_TRIES; tries++) {
+        Csbm__WireReply *ra, *rb = NULL;
+        treehead_t       c;
+        int              rc = -1;
+
+        if ((ra = s_log_call(self, a->size, 0, &why)) == NULL)
+            break;
+        if (ra->log->tree_head == NULL
+            || s_verify_head(self, ra->log->tree_head, &c, &why) != 0) {
+            if (ra->log->tree_head == NULL)
+                errbuf_set(&why, "the hub showed no tree head");
+            protobuf_c_message_free_unpacked(&ra->base, NULL);
+            break;
+        }
+        /* b is the current head itself: the one proof says it all. */
+        if (!(b_s->statement.len == ra->log->tree_head->statement.len
+                && memcmp(b_s->statement.data,
+                       ra->log->tree_head->statement.data,
+                       b_s->statement.len) == 0)) {
+            if ((rb = s_log_call(self, b->size, 0, &why)) == NULL) {
+                protobuf_c_message_free_unpacked(&ra->base, NULL);
+                break;
+            }
+            if (rb->log->tree_head == NULL
+                || rb->log->tree_head->statement.len
+                    != ra->log->tree_head->statement.len
+                || memcmp(rb->log->tree_head->statement.data,
+                       ra->log->tree_head->statement.data,
+                       ra->log->tree_head->statement.len) != 0) {
+                errbuf_set(&why, "the hub's head moved between the two "
+                    "requests");
+                protobuf_c_message_free_unpacked(&rb->base, NULL);
+                protobuf_c_message_free_unpacked(&ra->base, NULL);
+                continue;
+            }
+        }
+        if (s_consistent(a, &c, &ra->log->consistency, &why) != 0) {
+            snprintf(msg, sizeof msg, "%.100s: %.200s", what, why.msg);
+            *forked = 1;
+            rc = s_inconsistent(self, a, a_s, &c, ra->log->tree_head,
+                &ra->log->consistency, msg, err);
+        } else if (rb != NULL
+                   && s_consistent(b, &c, &rb->log->consistency, &why)
+                       != 0) {
+            snprintf(msg, sizeof msg, "%.100s: %.200s", what, why.msg);
+            *forked = 1;
+            rc = s_inconsistent(self, b, b_s, &c, ra->log->tree_head,
+                &rb->log->consistency, msg, err);
+        } else {
+            rc = s_head_store(self, ra->log->tree_head, &c, err);
+        }
+        if (rb != NULL)
+            protobuf_c_message_free_unpacked(&rb->base, NULL);
+        protobuf_c_message_free_unpacked(&ra->base, NULL);
+        return rc;
+    }
+    errbuf_set(err, "could NOT CHECK the hub's tree heads of %llu and %llu "
+        "leaves against one another (%s); nothing is taken for granted: "
+        "run the command again",
+        (unsigned long long)a->size, (unsigned long long)b->size,
+        why.msg[0] != '\0' ? why.msg : "the hub's head kept moving");
+    return -1;
+}
+
+/* A verified head the hub showed outside a log check (a receipt's): on
+ * the history of the newest head verified before, and then the newest. */
+static int
+s_head_fits(member_t *self, const Csbm__Signed *s, const treehead_t *th,
+    errbuf_t *err)
+{
+    Csbm__Signed *old_s = NULL;
+    treehead_t    old_th;
+    uint8_t      *ob = NULL;
+    size_t        ol = 0;
+    int           have, forked, rc = -1;
+
+    if ((have = mailbox_head_latest(self->mailbox, &ob, &ol, err)) < 0)
+        return -1;
+    if (!have) {
+        rc = s_head_store(self, s, th, err);
+    } else if ((old_s = csbm__signed__unpack(NULL, ol, ob)) == NULL
+               || treehead_decode(old_s->statement.data,
+                      old_s->statement.len, &old_th, err) != 0) {
+        errbuf_set(err, "%s: the stored tree head does not parse",
+            self->data_path);
+    } else if (th->size > old_th.size) {
+        rc = s_same_history(self, &old_th, old_s, th, s, "the head of a "
+            "receipt does not extend the head verified before", &forked,
+            err);
+    } else {
+        rc = s_same_history(self, th, s, &old_th, old_s, "the head of a "
+            "receipt is not a prefix of the head verified before", &forked,
+            err);
+    }
+    if (old_s != NULL)
+        csbm__signed__free_unpacked(old_s, NULL);
+    free(ob);
+    return rc;
+}
+
+/* member_check_cosigned, and whether a -1 is a fork (*forked). */
+static int
+s_check_cosigned(member_t *self, const Csbm__CosignedHead *ch,
+    const Csbm__Signed *own_s, const ProtobufCBinaryData *proof,
+    int *forked, errbuf_t *err)
 {
     treehead_t th, own;
     errbuf_t   why = {{0}};
     char       who[KEYS_OWNER_MAX + 1], msg[160];
 
+    *forked = 0;
     if (ch == NULL || ch->tree_head == NULL
         || s_verify_head(self, ch->tree_head, &th, &why) != 0
         || s_verify_head(self, own_s, &own, &why) != 0)
@@ -1357,21 +1560,45 @@ member_check_cosigned(member_t *self, const Csbm__CosignedHead *ch,
     snprintf(msg, sizeof msg, "a tree head cosigned by %s contradicts the "
         "one this node verified", who);
     if (th.size == own.size) {
-        if (sodium_memcmp(th.root, own.root, MERKLE_HASH_BYTES) != 0)
+        if (sodium_memcmp(th.root, own.root, MERKLE_HASH_BYTES) != 0) {
+            *forked = 1;
             return s_inconsistent(self, &own, own_s, &th, ch->tree_head, NULL,
                 msg, err);
+        }
         return 0;
     }
-    if (th.size > own.size)
+    if (th.size > own.size) {
+        *forked = 1;
         return s_inconsistent(self, &own, own_s, &th, ch->tree_head, NULL,
             "the hub shows a witness a bigger tree than its newest head",
             err);
-    if (proof == NULL)
+    }
+    /* No proof at hand is never a pass: ask the hub for one. */
+    if (proof == NULL) {
+        if (s_same_history(self, &th, ch->tree_head, &own, own_s, msg, forked,
+                err) != 0) {
+            if (!*forked)
+                errbuf_prefix(err, "the head cosigned by %s", who);
+            return -1;
+        }
         return 0;
-    if (s_consistent(&th, &own, proof, &why) != 0)
+    }
+    if (s_consistent(&th, &own, proof, &why) != 0) {
+        *forked = 1;
         return s_inconsistent(self, &th, ch->tree_head, &own, own_s, proof,
             msg, err);
+    }
     return 0;
+}
+
+int
+member_check_cosigned(member_t *self, const Csbm__CosignedHead *ch,
+    const Csbm__Signed *own_s, const ProtobufCBinaryData *proof,
+    errbuf_t *err)
+{
+    int forked;
+
+    return s_check_cosigned(self, ch, own_s, proof, &forked, err);
 }
 
 int
@@ -1424,49 +1651,16 @@ member_log_check(member_t *self, member_log_report_t *rep, errbuf_t *err)
             reply->log->tree_head, &reply->log->consistency, why.msg, err);
         goto done;
     }
-    {
-        uint8_t *nb;
-        size_t   nl;
-        if ((nb = s_pack_msg(&reply->log->tree_head->base, &nl)) == NULL) {
-            errbuf_set(err, "out of memory");
-            goto done;
-        }
-        rc = mailbox_head_put(self->mailbox, new_th.size, new_th.timestamp,
-            new_th.root, nb, nl, (int64_t)time(NULL), err);
-        free(nb);
-        if (rc != 0)
-            goto done;
-        rc = -1;
-    }
+    if (s_head_store(self, reply->log->tree_head, &new_th, err) != 0)
+        goto done;
     s_cosign(self, reply->log->tree_head, rep);
     for (i = 0; i < reply->log->n_cosigned; i++) {
-        const Csbm__CosignedHead *ch = reply->log->cosigned[i];
-        Csbm__WireReply          *pr = NULL;
-        treehead_t                th;
-        errbuf_t                  ignore = {{0}};
-        if (ch->tree_head == NULL
-            || treehead_decode(ch->tree_head->statement.data,
-                   ch->tree_head->statement.len, &th, &ignore) != 0)
-            continue;
-        if (th.size < new_th.size)
-            pr = s_log_call(self, th.size, 0, &ignore);
-        if (member_check_cosigned(self, ch, reply->log->tree_head,
-                pr != NULL && pr->log->tree_head != NULL
-                        && pr->log->tree_head->statement.len
-                            == reply->log->tree_head->statement.len
-                        && memcmp(pr->log->tree_head->statement.data,
-                               reply->log->tree_head->statement.data,
-                               reply->log->tree_head->statement.len) == 0
-                    ? &pr->log->consistency
-                    : NULL,
-                err) != 0) {
-            rep->forks++;
-            if (pr != NULL)
-                protobuf_c_message_free_unpacked(&pr->base, NULL);
+        int forked = 0;
+        if (s_check_cosigned(self, reply->log->cosigned[i],
+                reply->log->tree_head, NULL, &forked, err) != 0) {
+            rep->forks += forked ? 1 : 0;
             goto done;
         }
-        if (pr != NULL)
-            protobuf_c_message_free_unpacked(&pr->base, NULL);
     }
     rc = 0;
 done:

@@ -178,9 +178,12 @@ int member_log_check(member_t *self, member_log_report_t *rep, errbuf_t *err)
 
 /* Check one cosigned head against own (a head this node verified); proof
  * is the consistency proof from the smaller to the bigger of the two if
- * the sizes differ (NULL: none at hand). Only heads signed by the hub and
- * cosigned validly by another member count. 0 if nothing contradicts,
- * -1 with err after recording the evidence. */
+ * the sizes differ. With proof NULL the hub is asked: a proof from each
+ * head to its current head, both ending at the same head (see
+ * docs/PROTOCOL.md); a check that cannot be made is a failure, never a
+ * pass. Only heads signed by the hub and cosigned validly by another
+ * member count. 0 if nothing contradicts; -1 with err after recording the
+ * evidence, or if the check could not be made. */
 int member_check_cosigned(member_t *self, const Csbm__CosignedHead *ch,
     const Csbm__Signed *own, const ProtobufCBinaryData *proof, errbuf_t *err)
     __attribute__((warn_unused_result));
