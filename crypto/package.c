@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "proto/validate.h"
 
@@ -237,6 +238,61 @@ s_report_problems(const validate_report_t *rep, errbuf_t *err)
     errbuf_set(err, "%s", buf);
 }
 
+static void
+s_time(int64_t t, char out[32])
+{
+    time_t    tt = (time_t)t;
+    struct tm tm;
+
+    if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL
+        || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%lld", (long long)t);
+}
+
+/* The sender's own signing key must be one it may still sign with at
+ * `now`: a key the keyring knows as revoked, retired, not yet valid, or
+ * of a member no longer active is refused here rather than by every
+ * recipient later. A keyring that does not hold the sender's key at all
+ * (a directory of the others' .pub files) cannot tell: sealing goes on. */
+static int
+s_own_key_check(const keys_secret_t *sk, const keyring_t *kr, int64_t now,
+    errbuf_t *err)
+{
+    const char          *owner = keys_secret_owner(sk);
+    const uint8_t       *id = keys_secret_key_id(sk);
+    const keyring_key_t *k = NULL, *ok = NULL;
+    errbuf_t             why = {{0}};
+    char                 hex[2 * KEYS_ID_BYTES + 1], t[32];
+    size_t               i;
+    const char          *fix = "make new keys and ask the operator to rotate "
+                               "(csbm enroll, csbm registry rotate)";
+
+    for (i = 0; i < keyring_key_count(kr); i++) {
+        const keyring_key_t *b = keyring_key_at(kr, i);
+        if (strcmp(b->pub.owner, owner) == 0
+            && memcmp(b->pub.sign_key_id, id, KEYS_ID_BYTES) == 0)
+            k = b;
+    }
+    if (k == NULL || keyring_signer(kr, owner, id, now, &ok, &why) == 0)
+        return 0;
+    keys_id_hex(id, hex);
+    if (now >= k->valid_until) {
+        s_time(k->valid_until, t);
+        errbuf_set(err, "your signing key %s was %s at %s%s%s%s; %s", hex,
+            k->revoked ? "revoked" : "retired", t,
+            k->reason[0] ? " (" : "", k->reason, k->reason[0] ? ")" : "",
+            k->revoked ? fix : "seal with the key that replaced it (its key "
+                               "directory, --keys DIR)");
+    } else if (now < k->valid_from) {
+        s_time(k->valid_from, t);
+        errbuf_set(err, "your signing key %s is valid only from %s; seal "
+            "then, or with the key it replaces", hex, t);
+    } else {
+        errbuf_set(err, "%s may not sign now: %s", owner, why.msg);
+    }
+    return -1;
+}
+
 int
 package_seal(const Csbm__Package *pkg, const package_seal_opts_t *o,
     uint8_t **out, size_t *out_len, errbuf_t *err)
@@ -258,6 +314,9 @@ package_seal(const Csbm__Package *pkg, const package_seal_opts_t *o,
         return -1;
     }
     sender = keys_secret_owner(o->sign_key);
+    if (o->keyring != NULL
+        && s_own_key_check(o->sign_key, o->keyring, o->now, err) != 0)
+        return -1;
     if ((rep = calloc(1, sizeof *rep)) == NULL) {
         errbuf_set(err, "out of memory");
         return -1;

@@ -273,6 +273,51 @@ cli_keyring_open(const char *registry, const char *root,
     return kr;
 }
 
+int
+cli_recipients_known(const cli_common_t *c, const keyring_t *kr,
+    const char *const *ids, size_t n, errbuf_t *err)
+{
+    char   known[512];
+    size_t i, j, used = 0;
+    int    m;
+
+    if (n == 0) {
+        errbuf_set(err, "--to names no recipient: give state codes, 'hub' "
+            "or 'all', e.g. --to CHL,PER,hub");
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (strcmp(ids[i], "all") == 0)
+            continue;
+        for (j = 0; j < keyring_owner_count(kr); j++)
+            if (strcmp(ids[i], keyring_owner_at(kr, j)) == 0)
+                break;
+        if (j < keyring_owner_count(kr))
+            continue;
+        known[0] = '\0';
+        for (j = 0; j < keyring_owner_count(kr) && used < sizeof known; j++) {
+            m = snprintf(known + used, sizeof known - used, "%s%s",
+                j ? ", " : "", keyring_owner_at(kr, j));
+            if (m < 0 || (size_t)m >= sizeof known - used) {
+                snprintf(known + used, sizeof known - used, ", ...");
+                break;
+            }
+            used += (size_t)m;
+        }
+        if (c->registry != NULL && c->registry[0] != '\0')
+            errbuf_set(err, "--to: %s is not in the registry (%s): known: "
+                "%s; name recipients from it, or 'all'", ids[i], c->registry,
+                known[0] ? known : "nobody");
+        else
+            errbuf_set(err, "--to: %s is not in the keyring (%s): known: "
+                "%s; name recipients from it, or 'all', or add %s.pub to it",
+                ids[i], c->keyring_dir ? c->keyring_dir : c->key_dir,
+                known[0] ? known : "nobody", ids[i]);
+        return -1;
+    }
+    return 0;
+}
+
 char **
 cli_split_list(const char *list, size_t *n)
 {

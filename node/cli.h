@@ -131,6 +131,14 @@ int cli_keyring_exit(const cli_common_t *c);
 int cli_parse_time(const char *s, int64_t now, int64_t *out, errbuf_t *err)
     __attribute__((warn_unused_result));
 
+/* Check that every one of the n recipient ids names an owner of kr (or
+ * is "all"): an unknown one is a usage error, "XYZ is not in the keyring
+ * (DIR): known: ARG, CHL, hub", or the registry. Returns 0, or -1 with
+ * err. */
+int cli_recipients_known(const cli_common_t *c, const keyring_t *kr,
+    const char *const *ids, size_t n, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
 /* Split "CHL,PER,hub" into a new array of new strings. */
 char **cli_split_list(const char *list, size_t *n);
 void   cli_free_list(char **list, size_t n);

@@ -74,16 +74,20 @@ s_parse(int argc, char **argv, const struct option *longopts, cli_common_t *c,
     return 0;
 }
 
-/* Read a package JSON file and decode it. */
+/* Read a package JSON file and decode it. *exit_code says what a NULL
+ * means: CLI_ERROR when the file could not be read (a usage or system
+ * error), CLI_REJECTED when it was read and is not a package. */
 static Csbm__Package *
-s_load_json(const char *path, errbuf_t *err)
+s_load_json(const char *path, int *exit_code, errbuf_t *err)
 {
     uint8_t         *text = NULL;
     size_t           len = 0;
     ProtobufCMessage *m;
 
+    *exit_code = CLI_ERROR;
     if (fileio_read(path, JSON_CODEC_MAX_INPUT, &text, &len, err) != 0)
         return NULL;
+    *exit_code = CLI_REJECTED;
     m = json_codec_decode(&csbm__package__descriptor, (const char *)text, len,
         err);
     free(text);
@@ -92,15 +96,18 @@ s_load_json(const char *path, errbuf_t *err)
     return (Csbm__Package *)m;
 }
 
+/* Read and parse a sealed package; *exit_code as for s_load_json. */
 static envelope_t *
-s_load_envelope(const char *path, errbuf_t *err)
+s_load_envelope(const char *path, int *exit_code, errbuf_t *err)
 {
     uint8_t    *buf = NULL;
     size_t      len = 0;
     envelope_t *env;
 
+    *exit_code = CLI_ERROR;
     if (fileio_read(path, CLI_MAX_PACKAGE_FILE, &buf, &len, err) != 0)
         return NULL;
+    *exit_code = CLI_REJECTED;
     env = envelope_parse(buf, len, err);
     free(buf);
     if (env == NULL)
@@ -143,16 +150,23 @@ cmd_validate(int argc, char **argv)
     for (i = optind; i < argc; i++) {
         errbuf_t           err = {{0}};
         validate_report_t *rep = calloc(1, sizeof *rep);
-        Csbm__Package     *pkg = s_load_json(argv[i], &err);
+        int                why;
+        Csbm__Package     *pkg = s_load_json(argv[i], &why, &err);
         json_t            *item = json_pack("{s:s}", "file", argv[i]);
         json_t            *problems = json_array();
         size_t             k;
 
-        if (pkg == NULL) {
+        if (pkg == NULL && why == CLI_ERROR) {
+            /* Not read: nothing to judge. Exit 2 whatever the others. */
+            cli_error("%s", err.msg);
+            json_object_set_new(item, "error", json_string(err.msg));
+            rc = CLI_ERROR;
+        } else if (pkg == NULL) {
             json_array_append_new(problems, json_string(err.msg));
             if (!c.json)
                 printf("%s: INVALID\n  %s\n", argv[i], err.msg);
-            rc = CLI_REJECTED;
+            if (rc == CLI_OK)
+                rc = CLI_REJECTED;
         } else if (rep != NULL && validate_package(pkg, rep) != 0) {
             if (!c.json)
                 printf("%s: INVALID (%zu problem%s)\n", argv[i], rep->total,
@@ -165,13 +179,15 @@ cmd_validate(int argc, char **argv)
                     json_sprintf("%s: %s", rep->problems[k].path,
                         rep->problems[k].message));
             }
-            rc = CLI_REJECTED;
+            if (rc == CLI_OK)
+                rc = CLI_REJECTED;
         } else if (!c.json) {
             printf("%s: valid %s for %s, %u\n", argv[i],
                 package_type_name(validate_package_type(pkg)), pkg->state,
                 pkg->year);
         }
-        json_object_set_new(item, "valid", json_boolean(json_array_size(problems) == 0));
+        json_object_set_new(item, "valid", json_boolean(pkg != NULL
+            && json_array_size(problems) == 0));
         json_object_set_new(item, "problems", problems);
         json_array_append_new(all, item);
         if (pkg != NULL)
@@ -331,9 +347,9 @@ cmd_seal(int argc, char **argv)
             n -= 5;
         snprintf(outpath, sizeof outpath, "%.*s.csbm", (int)n, in);
     }
-    if ((pkg = s_load_json(argv[optind], &err)) == NULL) {
+    if ((pkg = s_load_json(argv[optind], &p, &err)) == NULL) {
         cli_error("%s", err.msg);
-        return CLI_REJECTED;
+        return p;
     }
     if (a.attach != NULL && s_attach(pkg, a.attach, &err) != 0)
         goto fail;
@@ -341,6 +357,13 @@ cmd_seal(int argc, char **argv)
         || (kr = cli_load_keyring(&c, &err)) == NULL)
         goto fail;
     to = cli_split_list(a.to, &n_to);
+    if (to == NULL) {
+        errbuf_set(&err, "out of memory");
+        goto fail;
+    }
+    if (cli_recipients_known(&c, kr, (const char *const *)to, n_to, &err)
+        != 0)
+        goto fail; /* a usage error: exit 2 */
     memset(&o, 0, sizeof o);
     o.federation = c.federation;
     o.keyring = kr;
@@ -462,13 +485,13 @@ s_print_header(const envelope_t *env, FILE *out)
 
     json_object_foreach(o, key, v) {
         if (strcmp(key, "recipients") == 0) {
-            fprintf(out, "  %-15s", "recipients:");
+            fprintf(out, "  %-16s", "recipients:");
             for (i = 0; i < json_array_size(v); i++)
                 fprintf(out, "%s%s", i ? ", " : "",
                     json_string_value(json_object_get(json_array_get(v, i), "id")));
             fputc('\n', out);
         } else if (json_is_array(v)) {
-            fprintf(out, "  %-15s", "references:");
+            fprintf(out, "  %-16s", "references:");
             for (i = 0; i < json_array_size(v); i++)
                 fprintf(out, "%s%s", i ? ", " : "",
                     json_string_value(json_array_get(v, i)));
@@ -477,7 +500,7 @@ s_print_header(const envelope_t *env, FILE *out)
             char *s = json_dumps(v, JSON_ENCODE_ANY);
             char  label[32];
             snprintf(label, sizeof label, "%s:", key);
-            fprintf(out, "  %-15s%s\n", label,
+            fprintf(out, "  %-16s%s\n", label,
                 json_is_string(v) ? json_string_value(v) : (s ? s : "?"));
             free(s);
         }
@@ -516,9 +539,9 @@ cmd_inspect(int argc, char **argv)
         s_inspect_usage(stderr);
         return CLI_ERROR;
     }
-    if ((env = s_load_envelope(argv[optind], &err)) == NULL) {
+    if ((env = s_load_envelope(argv[optind], &p, &err)) == NULL) {
         cli_error("%s", err.msg);
-        return CLI_REJECTED;
+        return p;
     }
     if (c.json) {
         json_t *o = s_header_json(env);
@@ -578,8 +601,8 @@ cmd_verify(int argc, char **argv)
         cli_error("%s", err.msg);
         return cli_keyring_exit(&c);
     }
-    if ((env = s_load_envelope(argv[optind], &err)) == NULL)
-        rc = CLI_REJECTED;
+    if ((env = s_load_envelope(argv[optind], &rc, &err)) == NULL)
+        ; /* rc says whether it was read */
     else if (package_verify(env, kr, c.federation, &signer, &err) != 0)
         rc = CLI_REJECTED;
     else
@@ -596,6 +619,8 @@ cmd_verify(int argc, char **argv)
     } else if (rc == CLI_OK) {
         printf("%s: VALID, signed by %s\n", argv[optind], signer->pub.owner);
         s_print_header(env, stdout);
+    } else if (env == NULL && rc == CLI_ERROR) {
+        cli_error("%s", err.msg);
     } else {
         printf("%s: NOT VALID\n  %s\n", argv[optind], err.msg);
     }
@@ -674,8 +699,11 @@ cmd_open(int argc, char **argv)
         rc = cli_keyring_exit(&c);
         goto done;
     }
-    if ((env = s_load_envelope(argv[optind], &err)) == NULL
-        || package_verify(env, kr, c.federation, &signer, &err) != 0) {
+    if ((env = s_load_envelope(argv[optind], &rc, &err)) == NULL) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    if (package_verify(env, kr, c.federation, &signer, &err) != 0) {
         cli_error("%s: NOT VALID: %s", argv[optind], err.msg);
         rc = CLI_REJECTED;
         goto done;

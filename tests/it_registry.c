@@ -165,6 +165,53 @@ s_seal(char *pkg, size_t cap, const char *state, const char *keydir,
     assert_int_equal(s_run.code, 0);
 }
 
+/* A keyring directory <root>/plain-<tag> of the .pub files of state (from
+ * keydir) and of each recipient in `to` (from keys/<ID>): it knows the
+ * keys but none of the registry's revocations, retirements or statuses. */
+static void
+s_plain_keyring(char *dir, size_t cap, const char *state, const char *keydir,
+                const char *to, const char *tag)
+{
+    char        rdir[ITEST_PATH_MAX], id[16];
+    const char *p = to, *comma;
+
+    s_fmt(dir, cap, "%s/plain-%s", s_root, tag);
+    assert_int_equal(itest_keyring_add(dir, keydir, state), 0);
+    while (p != NULL && *p != '\0') {
+        comma = strchr(p, ',');
+        s_fmt(id, sizeof id, "%.*s",
+              (int)(comma ? (size_t)(comma - p) : strlen(p)), p);
+        s_keys(rdir, sizeof rdir, id);
+        assert_int_equal(itest_keyring_add(dir, rdir, id), 0);
+        p = comma ? comma + 1 : NULL;
+    }
+}
+
+/* Seal as s_seal does, first against the registry, which must refuse
+ * (exit 1) with a message containing refusal: csbm never seals with a key
+ * its keyring knows it may not sign with. Then seal the same report with
+ * a plain keyring that does not know why (s_plain_keyring), as a stale or
+ * forged copy of the sender's tools would, so that the verifiers' own
+ * refusal can be tested. */
+static void
+s_seal_refused(char *pkg, size_t cap, const char *state, const char *keydir,
+               const char *to, const char *tag, const char *refusal)
+{
+    char json[ITEST_PATH_MAX], plain[ITEST_PATH_MAX];
+
+    s_milex(json, sizeof json, state, tag);
+    s_fmt(pkg, cap, "%s/%s.csbm", s_root, tag);
+    s_csbm("seal", json, "--to", to, "--keys", keydir, "--registry", s_reg,
+           "--root", s_cert, "-o", pkg, NULL);
+    assert_int_equal(s_run.code, 1);
+    assert_true(s_has(&s_run, refusal));
+    assert_int_not_equal(access(pkg, F_OK), 0);
+    s_plain_keyring(plain, sizeof plain, state, keydir, to, tag);
+    s_csbm("seal", json, "--to", to, "--keys", keydir, "--keyring", plain,
+           "--federation", FED, "-o", pkg, NULL);
+    assert_int_equal(s_run.code, 0);
+}
+
 /* csbm verify against the registry, as an auditor with no key directory
  * and its own roll-back state file. */
 static run_t *
@@ -388,7 +435,12 @@ test_registry_cli_revoked_key_refused_after_revocation_time(void **state)
     assert_int_equal(s_run.code, 0);
     s_json_str(s_run.out, "key_id", key_id, sizeof key_id);
     s_json_str(s_run.out, "revoked_at", at, sizeof at);
-    s_seal(after, sizeof after, "ARG", keys, "CHL,hub", "arg-after");
+    s_fmt(needle, sizeof needle,
+          "your signing key %s was revoked at %s (key compromised); make "
+          "new keys and ask the operator to rotate",
+          key_id, at);
+    s_seal_refused(after, sizeof after, "ARG", keys, "CHL,hub", "arg-after",
+                   needle);
 
     s_verify(before);
     assert_int_equal(s_run.code, 0);
@@ -432,7 +484,8 @@ test_registry_cli_rotation_keeps_old_packages(void **state)
     s_json_str(s_run.out, "key_id", new_id, sizeof new_id);
 
     s_seal(new_pkg, sizeof new_pkg, "CHL", new_keys, "PER", "chl-new");
-    s_seal(stale, sizeof stale, "CHL", old_keys, "PER", "chl-stale");
+    s_seal_refused(stale, sizeof stale, "CHL", old_keys, "PER", "chl-stale",
+                   "was retired at");
     s_verify(old_pkg);
     assert_int_equal(s_run.code, 0);
     s_verify(new_pkg);
@@ -467,7 +520,8 @@ test_registry_cli_withdrawn_and_pending_refused(void **state)
     s_csbm("registry", "status", "--state", "PER", "withdrawn", "--registry",
            s_reg, "--root", s_cert, "--keys", s_ca, NULL);
     assert_int_equal(s_run.code, 0);
-    s_seal(after, sizeof after, "PER", keys, "hub", "per-after");
+    s_seal_refused(after, sizeof after, "PER", keys, "hub", "per-after",
+                   "PER is withdrawn since");
     s_verify(before);
     assert_int_equal(s_run.code, 0);
     s_verify(after);
@@ -488,7 +542,8 @@ test_registry_cli_withdrawn_and_pending_refused(void **state)
         assert_int_equal(s_run.code, 0);
     }
     s_keys(keys, sizeof keys, "URY");
-    s_seal(pkg, sizeof pkg, "URY", keys, "hub", "ury-early");
+    s_seal_refused(pkg, sizeof pkg, "URY", keys, "hub", "ury-early",
+                   "is valid only from");
     s_verify(pkg);
     assert_int_equal(s_run.code, 1);
     assert_true(s_has(&s_run, "is valid only from"));
@@ -551,6 +606,7 @@ test_registry_cli_hub_refuses_revoked_transport_key(void **state)
     char  ep[64], log[ITEST_PATH_MAX], out[ITEST_PATH_MAX];
     char  keys[ITEST_PATH_MAX], json[ITEST_PATH_MAX], db[ITEST_PATH_MAX];
     char  mini[ITEST_PATH_MAX], mdata[ITEST_PATH_MAX];
+    char  plain[ITEST_PATH_MAX];
     int   port = itest_free_port();
     pid_t hub;
 
@@ -593,14 +649,23 @@ test_registry_cli_hub_refuses_revoked_transport_key(void **state)
     assert_int_equal(s_run.code, 0);
     assert_true(s_has(&s_run, "delivered"));
 
-    /* ARG, whose key (and so its transport key) is revoked: refused at
-     * the handshake, so its push times out. */
+    /* ARG, whose key (and so its transport key) is revoked: with the
+     * registry it does not even queue the package; with a keyring that
+     * does not know of the revocation it tries, and is refused at the
+     * handshake, so its push times out. */
     s_keys(keys, sizeof keys, "ARG");
     s_path(db, sizeof db, "arg.db");
     s_milex(json, sizeof json, "ARG", "pushed");
     s_csbm("push", json, "--to", "hub", "--keys", keys, "--data", db,
            "--registry", s_reg, "--root", s_cert, "--hub", ep, "--timeout-ms",
            "1500", NULL);
+    assert_int_not_equal(s_run.code, 0);
+    assert_true(s_has(&s_run, "your signing key"));
+    assert_false(s_has(&s_run, "delivered"));
+    s_plain_keyring(plain, sizeof plain, "ARG", keys, "hub", "arg-push");
+    s_csbm("push", json, "--to", "hub", "--keys", keys, "--data", db,
+           "--keyring", plain, "--federation", FED, "--hub", ep,
+           "--timeout-ms", "1500", NULL);
     assert_int_not_equal(s_run.code, 0);
     assert_false(s_has(&s_run, "delivered"));
     assert_true(itest_file_contains(log, "refused handshake", 5000));
