@@ -75,6 +75,7 @@ typedef struct {
     cli_common_t    c;
     member_config_t cfg;
     const char     *to;
+    char            to_buf[MAILBOX_RECIPIENTS_MAX]; /* repeated --to */
     const char     *out;
     const char     *export_id;
     const char     *open_id;
@@ -148,7 +149,17 @@ s_parse(int argc, char **argv, const struct option *longopts, xargs_t *a,
         case 'D': a->cfg.data_path = optarg; continue;
         case 'H': a->cfg.hub = optarg; continue;
         case 'N': a->cfg.hub_notify = optarg; continue;
-        case 't': a->to = optarg; continue;
+        case 't':
+            /* Repeated --to lists add up: --to CHL --to PER is CHL,PER. */
+            if (a->to != NULL
+                && snprintf(a->to_buf, sizeof a->to_buf, "%s,%s",
+                       a->to == a->to_buf ? a->to_buf : a->to, optarg)
+                    >= (int)sizeof a->to_buf) {
+                cli_error("--to: too many recipients");
+                return -1;
+            }
+            a->to = a->to != NULL ? a->to_buf : optarg;
+            continue;
         case 'o': a->out = optarg; continue;
         case 'x': a->export_id = optarg; continue;
         case 'O': a->open_id = optarg; continue;
@@ -464,6 +475,11 @@ cmd_push(int argc, char **argv)
     if (!a.no_send && (a.cfg.hub == NULL || a.cfg.hub[0] == '\0')) {
         cli_error("no hub: pass --hub tcp://HOST:PORT or set CSBM_HUB (or "
             "--no-send to only queue the package)");
+        return CLI_ERROR;
+    }
+    /* A mistyped endpoint fails here, before anything is sealed. */
+    if (!a.no_send && member_endpoint_check(a.cfg.hub, &err) != 0) {
+        cli_error("%s; nothing was queued", err.msg);
         return CLI_ERROR;
     }
     if ((pkg = s_load_json(argv[optind], &err)) == NULL) {

@@ -694,6 +694,35 @@ s_seal(uint64_t sequence, void *ctx, uint8_t **env, size_t *env_len,
 }
 
 int
+member_endpoint_check(const char *ep, errbuf_t *err)
+{
+    const char        *host, *colon;
+    char              *end;
+    unsigned long      port;
+
+    if (ep == NULL || ep[0] == '\0') {
+        errbuf_set(err, "no hub: pass --hub tcp://HOST:PORT or set CSBM_HUB");
+        return -1;
+    }
+    if (strncmp(ep, "ipc://", 6) == 0 && ep[6] != '\0')
+        return 0;
+    if (strncmp(ep, "tcp://", 6) == 0) {
+        host = ep + 6;
+        colon = strrchr(host, ':');
+        if (colon != NULL && colon > host && colon[1] >= '0'
+            && colon[1] <= '9') {
+            errno = 0;
+            port = strtoul(colon + 1, &end, 10);
+            if (errno == 0 && *end == '\0' && port >= 1 && port <= 65535)
+                return 0;
+        }
+    }
+    errbuf_set(err, "the hub endpoint \"%s\" is not of the form "
+        "tcp://HOST:PORT (say tcp://127.0.0.1:5555) or ipc://PATH", ep);
+    return -1;
+}
+
+int
 member_push(member_t *self, const Csbm__Package *pkg, const char *const *to,
     size_t n_to, const keys_secret_t *sign_key, int send,
     member_delivery_t *out, errbuf_t *err)
@@ -708,6 +737,8 @@ member_push(member_t *self, const Csbm__Package *pkg, const char *const *to,
             self->owner);
         return -1;
     }
+    if (send && member_endpoint_check(self->hub, err) != 0)
+        return -1;
     memset(&c, 0, sizeof c);
     c.pkg = pkg;
     c.opts.federation = self->federation;

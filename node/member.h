@@ -90,9 +90,15 @@ typedef struct {
                                    message; QUEUED: why it is not delivered */
 } member_delivery_t;
 
+/* Is ep a hub endpoint this node can use: tcp://HOST:PORT (port 1 to
+ * 65535) or ipc://PATH? 0, or -1 with err naming the expected form. */
+int member_endpoint_check(const char *ep, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
 /* Seal pkg to the recipients with the owner's signing key, store it in the
  * outbox (sequence number allocated in the same transaction) and, if send
- * is set, deliver it at once. Returns 0 once the package is stored,
+ * is set, deliver it at once (a malformed hub endpoint is refused first,
+ * with nothing queued). Returns 0 once the package is stored,
  * whatever became of the delivery (see out->outcome); -1 with err if it
  * could not be sealed or stored (nothing is queued then: out->sequence is
  * 0) or if the store failed after it was queued (out->sequence is set). */

@@ -250,6 +250,22 @@ test_push_pull_invalid_package_is_not_queued(void **state)
 }
 
 static void
+test_push_pull_repeated_to_lists_add_up(void **state)
+{
+    xfix_run_t *r = &xfix_run;
+    char        pkg[ITEST_PATH_MAX], db[ITEST_PATH_MAX];
+
+    (void)state;
+    xfix_milex(pkg, sizeof pkg, "ARG", 9);
+    xfix_db(db, sizeof db, "ARG");
+    /* --to CHL --to PER addresses both. */
+    xfix_csbm(r, "ARG", "push", pkg, "--to", "CHL", "--to", "PER", NULL);
+    assert_int_equal(r->code, 0);
+    assert_int_equal(xfix_node_int("ARG", "SELECT count(*) FROM outbox "
+        "WHERE recipients = 'CHL,PER'", NULL), 1);
+}
+
+static void
 test_push_pull_tampered_archive_is_refused(void **state)
 {
     xfix_run_t *r = &xfix_run;
@@ -394,6 +410,7 @@ main(void)
         T(test_push_pull_resend_gets_the_original_receipt),
         T(test_push_pull_reused_sequence_is_rejected),
         T(test_push_pull_invalid_package_is_not_queued),
+        T(test_push_pull_repeated_to_lists_add_up),
         T(test_push_pull_tampered_archive_is_refused),
         T(test_push_pull_unknown_sender_is_retried_after_keyring_update),
         T(test_push_pull_node_pulls_on_notification),

@@ -381,6 +381,40 @@ test_receipt_proof_smaller_cosigned_head_is_never_passed_unchecked(
     keys_secret_destroy(&sk);
 }
 
+static void
+test_receipt_proof_bad_endpoint_queues_nothing(void **state)
+{
+    static char        state_s[] = "ARG", lang[] = "es", cur[] = "ARS";
+    static const char *to[] = {"CHL"};
+    keys_secret_t     *sk = s_load("ARG", KEYS_SIGN);
+    member_t          *m = s_member("127.0.0.1:1");
+    member_delivery_t  d;
+    errbuf_t           err = {{0}};
+    Csbm__Package      pkg;
+    Csbm__MilexReport  mx;
+
+    (void)state;
+    csbm__package__init(&pkg);
+    csbm__milex_report__init(&mx);
+    pkg.state = state_s;
+    pkg.year = 2025;
+    pkg.language = lang;
+    pkg.body_case = CSBM__PACKAGE__BODY_MILEX;
+    pkg.milex = &mx;
+    mx.currency = cur;
+    mx.unit = CSBM__UNIT_OF_MEASURE__MILLIONS;
+    mx.form = CSBM__MILEX_FORM__MILEX_SINGLE_FIGURE;
+    mx.single_figure = 5;
+    assert_int_equal(member_push(m, &pkg, to, 1, sk, 1, &d, &err), -1);
+    assert_int_equal(d.sequence, 0);
+    if (strstr(err.msg, "tcp://HOST:PORT") == NULL)
+        fail_msg("error: %s", err.msg);
+    assert_int_equal(xfix_node_int("ARG", "SELECT count(*) FROM outbox",
+        NULL), 0);
+    member_destroy(&m);
+    keys_secret_destroy(&sk);
+}
+
 int
 main(void)
 {
@@ -389,6 +423,7 @@ main(void)
         T(test_receipt_proof_missing_inclusion_keeps_package_pending),
         T(test_receipt_proof_bad_inclusion_keeps_package_pending),
         T(test_receipt_proof_smaller_cosigned_head_is_never_passed_unchecked),
+        T(test_receipt_proof_bad_endpoint_queues_nothing),
     };
 #undef T
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
