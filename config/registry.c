@@ -579,7 +579,15 @@ s_state_write(const registry_t *reg, const char *path, errbuf_t *err)
         errbuf_set(err, "%s: state too long", path);
         return -1;
     }
-    return fileio_write(path, text, (size_t)n, 0644, 0, err);
+    if (fileio_write(path, text, (size_t)n, 0644, 0, err) != 0) {
+        /* fileio_write names its temporary file: name the real target. */
+        int e = errno;
+        errbuf_set(err, "%s: cannot write the registry state file (%s); "
+            "pass --registry-state F with a file in a writable directory",
+            path, e != 0 ? strerror(e) : "write failed");
+        return -1;
+    }
+    return 0;
 }
 
 static int

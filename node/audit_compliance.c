@@ -28,6 +28,7 @@
 #include "node/cli.h"
 #include "node/cmd_audit.h"
 #include "proto/codes.h"
+#include "proto/validate.h"
 
 typedef enum { S_TABLE, S_JSON, S_CSV } s_format_t;
 
@@ -188,7 +189,7 @@ s_parse_year(const char *s, uint32_t *out)
     errno = 0;
     v = strtoul(s, &end, 10);
     if (end == s || *end != '\0' || errno != 0 || s[0] == '-' ||
-        v < DEADLINES_MIN_YEAR || v > DEADLINES_MAX_YEAR)
+        v < VALIDATE_MIN_YEAR || v > VALIDATE_MAX_YEAR)
         return -1;
     *out = (uint32_t)v;
     return 0;
@@ -317,8 +318,9 @@ cmd_audit_compliance(int argc, char **argv)
         case 'y':
             if (s_parse_year(optarg, &year) != 0) {
                 cli_error("audit compliance: --year %s: give the reporting "
-                          "year as four digits, e.g. --year 2025",
-                          optarg);
+                          "year as four digits from %d to %d, e.g. --year "
+                          "2025",
+                          optarg, VALIDATE_MIN_YEAR, VALIDATE_MAX_YEAR);
                 return CLI_ERROR;
             }
             break;

@@ -453,6 +453,14 @@ cmd_audit_log(int argc, char **argv)
                           opt == 's' ? "state" : "recipient", optarg,
                           ENVELOPE_ID_MAX);
                 return CLI_ERROR;
+            } else {
+                errbuf_t e = {{0}};
+                if (cli_state_code_check(opt == 's' ? "--state"
+                                                    : "--recipient",
+                                         optarg, &e) != 0) {
+                    cli_error("audit log: %s", e.msg);
+                    return CLI_ERROR;
+                }
             }
             if (opt == 's')
                 f.state = optarg;

@@ -1128,7 +1128,8 @@ static void
 s_usage(FILE *out)
 {
     fprintf(out,
-        "Usage: csbm audit verify [--data hub.db] [--keyring DIR]\n"
+        "Usage: csbm audit verify [--data hub.db]\n"
+        "                         [--keyring DIR | --registry FILE --root CERT]\n"
         "                         [--federation NAME] [--threads N]\n"
         "                         [--witness-quorum N] [--json] [--quiet]\n"
         "\n"
@@ -1145,7 +1146,14 @@ s_usage(FILE *out)
         "Options:\n"
         "  --data FILE.db        the hub's archive (default hub.db)\n"
         "  --keyring DIR         the participants' .pub files, hub.pub too\n"
-        "                        (default $CSBM_KEYRING, else --keys)\n"
+        "                        (default $CSBM_KEYRING, else ./keys)\n"
+        "  --registry FILE       the federation's signed member registry, in\n"
+        "                        place of --keyring: every key with its\n"
+        "                        validity (default $CSBM_REGISTRY)\n"
+        "  --root CERT           the root certificate that signs it (default\n"
+        "                        $CSBM_ROOT)\n"
+        "  --registry-state F    highest registry version seen, against\n"
+        "                        roll-back (default FILE.state)\n"
         "  --federation NAME     the federation (default $CSBM_FEDERATION or\n"
         "                        " CLI_DEFAULT_FEDERATION ")\n"
         "  --threads N           signature verifier threads (default: one per\n"
@@ -1158,7 +1166,9 @@ s_usage(FILE *out)
         "Exit status: 0 intact, 1 problems found, 2 usage or system error.\n"
         "\n"
         "Example:\n"
-        "  csbm audit verify --data /var/lib/csbm/hub.db --keyring keyring\n",
+        "  csbm audit verify --data /var/lib/csbm/hub.db --keyring keyring\n"
+        "  csbm audit verify --data hub.db --registry registry.bin --root "
+        "root.pem\n",
         HUB_WITNESS_QUORUM);
 }
 
@@ -1173,7 +1183,11 @@ cmd_audit_verify(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"witness-quorum", required_argument, NULL, 'w'},
         {"json", no_argument, NULL, 'j'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},
+        {"registry", required_argument, NULL, CLI_OPT_REGISTRY},
+        {"root", required_argument, NULL, CLI_OPT_ROOT},
+        {"registry-state", required_argument, NULL, CLI_OPT_REGISTRY_STATE},
+        {NULL, 0, NULL, 0}};
     cli_common_t          c;
     const char           *data = "hub.db";
     keyring_t            *kr = NULL;
@@ -1219,9 +1233,13 @@ cmd_audit_verify(int argc, char **argv)
         s_usage(stderr);
         return CLI_ERROR;
     }
+    if (cli_common_finish(&c, &err) != 0) {
+        cli_error("audit verify: %s", err.msg);
+        return CLI_ERROR;
+    }
     if ((kr = cli_load_keyring(&c, &err)) == NULL) {
         cli_error("%s", err.msg);
-        return CLI_ERROR;
+        return cli_keyring_exit(&c);
     }
     if (c.json)
         o.list = json_array();

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -11,9 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/registry.h"
 #include "crypto/x509.h"
+#include "proto/codes.h"
 
 /* The configuration file read for this run (cli_config_apply): the
  * options point into it, so it lives as long as the program. */
@@ -213,13 +216,60 @@ cli_load_keyring(const cli_common_t *c, errbuf_t *err)
         c->key_dir, c->keyring_dir ? c->keyring_dir : c->key_dir, err);
 }
 
+/* mkdir -p of a private directory; 0 if it is there afterwards. */
+static int
+s_mkdirs(char *path)
+{
+    char *p;
+
+    for (p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        (void)mkdir(path, 0700);
+        *p = '/';
+    }
+    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* The per-user state file of a registry whose own directory is not
+ * writable: $XDG_STATE_HOME/csbm (else ~/.local/state/csbm) and the
+ * SHA-256 of the registry's absolute path, so two registries never share
+ * one. */
+static int
+s_user_state_path(const char *registry, char *out, size_t cap)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    char        dir[4096], *abs;
+    uint8_t     h[crypto_hash_sha256_BYTES];
+    char        hex[2 * 16 + 1];
+    int         n;
+
+    if (xdg != NULL && xdg[0] == '/')
+        n = snprintf(dir, sizeof dir, "%s/csbm", xdg);
+    else if (home != NULL && home[0] == '/')
+        n = snprintf(dir, sizeof dir, "%s/.local/state/csbm", home);
+    else
+        return -1;
+    if (n < 0 || (size_t)n >= sizeof dir || s_mkdirs(dir) != 0
+        || access(dir, W_OK) != 0 || (abs = realpath(registry, NULL)) == NULL)
+        return -1;
+    crypto_hash_sha256(h, (const uint8_t *)abs, strlen(abs));
+    free(abs);
+    sodium_bin2hex(hex, sizeof hex, h, 16);
+    n = snprintf(out, cap, "%s/%s.state", dir, hex);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 /* The roll-back state file: explicit, else in the key directory, else
- * beside the registry. */
+ * beside the registry if that directory is writable (or the file is
+ * there already and writable), else the per-user one. */
 static int
 s_state_path(const char *registry, const char *state_file,
     const char *key_dir, char *out, size_t cap, errbuf_t *err)
 {
     struct stat st;
+    char        dir[4096], *slash;
     int         n;
 
     if (state_file != NULL && state_file[0] != '\0')
@@ -227,14 +277,55 @@ s_state_path(const char *registry, const char *state_file,
     else if (key_dir != NULL && stat(key_dir, &st) == 0
              && S_ISDIR(st.st_mode))
         n = snprintf(out, cap, "%s/registry.state", key_dir);
-    else
+    else {
         n = snprintf(out, cap, "%s.state", registry);
-    if (n < 0 || (size_t)n >= cap) {
-        errbuf_set(err, "registry state file path too long");
+        if (n < 0 || (size_t)n >= cap)
+            goto too_long;
+        snprintf(dir, sizeof dir, "%s", registry);
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, sizeof dir, ".");
+        else if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+        if (access(dir, W_OK) == 0 || access(out, W_OK) == 0)
+            return 0;
+        if (s_user_state_path(registry, out, cap) == 0)
+            return 0;
+        errbuf_set(err, "%s is not writable, so the registry's roll-back "
+            "state (%s.state) cannot be kept there; pass --registry-state F "
+            "(or set $CSBM_REGISTRY_STATE) with a file in a writable "
+            "directory", dir, registry);
         return -1;
     }
+    if (n < 0 || (size_t)n >= cap)
+        goto too_long;
+    if (access(out, W_OK) != 0) {
+        snprintf(dir, sizeof dir, "%s", out);
+        slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, sizeof dir, ".");
+        else if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+        if (access(dir, W_OK) != 0) {
+            errbuf_set(err, "%s: the registry's roll-back state cannot be "
+                "written there (%s); pass --registry-state F with a file in "
+                "a writable directory", out, strerror(errno));
+            return -1;
+        }
+    }
     return 0;
+too_long:
+    errbuf_set(err, "registry state file path too long");
+    return -1;
 }
+
+/* Set when cli_keyring_open failed for a reason of this machine (where
+ * the roll-back state goes), not of the registry: cli_keyring_exit. */
+static int s_keyring_system_error;
 
 keyring_t *
 cli_keyring_open(const char *registry, const char *root,
@@ -262,8 +353,10 @@ cli_keyring_open(const char *registry, const char *root,
     }
     /* registry_load's messages name the file already. */
     if (s_state_path(registry, state_file, key_dir, state, sizeof state, err)
-            != 0
-        || registry_load(registry, root, state, &reg, err) != 0)
+        != 0) {
+        s_keyring_system_error = 1;
+        keyring_destroy(&kr);
+    } else if (registry_load(registry, root, state, &reg, err) != 0)
         keyring_destroy(&kr);
     else if (registry_to_keyring(reg, kr, err) != 0) {
         errbuf_prefix(err, "registry %s", registry);
@@ -271,6 +364,31 @@ cli_keyring_open(const char *registry, const char *root,
     }
     registry_destroy(&reg);
     return kr;
+}
+
+int
+cli_state_code_check(const char *option, const char *code, errbuf_t *err)
+{
+    char   upper[8];
+    size_t i, n = strlen(code);
+
+    if (strcmp(code, "hub") == 0
+        || (n == 3 && strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 3
+            && codes_country_known(code)))
+        return 0;
+    for (i = 0; i < n && i < sizeof upper - 1; i++)
+        upper[i] = (char)toupper((unsigned char)code[i]);
+    upper[i] = '\0';
+    if (n == 3 && strcmp(upper, code) != 0 && codes_country_known(upper))
+        errbuf_set(err, "%s %s: state codes are in capitals: did you mean "
+            "%s?", option, code, upper);
+    else if (strcmp(upper, "HUB") == 0)
+        errbuf_set(err, "%s %s: the hub's identity is written \"hub\", in "
+            "lower case", option, code);
+    else
+        errbuf_set(err, "%s %s: not an ISO 3166-1 alpha-3 state code (such "
+            "as ARG, CHL, PER) nor \"hub\"", option, code);
+    return -1;
 }
 
 int
@@ -375,7 +493,7 @@ cli_keyring_exit(const cli_common_t *c)
 {
     struct stat st;
 
-    if (c->registry == NULL || c->root == NULL)
+    if (c->registry == NULL || c->root == NULL || s_keyring_system_error)
         return CLI_ERROR;
     return stat(c->registry, &st) == 0 && S_ISREG(st.st_mode)
             && stat(c->root, &st) == 0 && S_ISREG(st.st_mode)

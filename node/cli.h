@@ -47,7 +47,9 @@
     "                        the registry (default $CSBM_ROOT)\n"             \
     "  --registry-state F    highest registry version seen, against roll-\n"  \
     "                        back (default KEYS/registry.state, else\n"       \
-    "                        FILE.state; $CSBM_REGISTRY_STATE)\n"            \
+    "                        FILE.state, else if FILE's directory is not\n"  \
+    "                        writable ~/.local/state/csbm/; or\n"           \
+    "                        $CSBM_REGISTRY_STATE)\n"                        \
     "  --config FILE.ini     read settings from a node configuration file;\n" \
     "                        options on the command line override it\n"
 
@@ -137,6 +139,12 @@ int cli_parse_time(const char *s, int64_t now, int64_t *out, errbuf_t *err)
  * err. */
 int cli_recipients_known(const cli_common_t *c, const keyring_t *kr,
     const char *const *ids, size_t n, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* Is code a member identity: an ISO 3166-1 alpha-3 state code, in
+ * capitals (proto/codes.h), or "hub"? Returns 0, or -1 with err naming
+ * the option ("--state arg: ...") and the fix ("did you mean ARG?"). */
+int cli_state_code_check(const char *option, const char *code, errbuf_t *err)
     __attribute__((warn_unused_result));
 
 /* Split "CHL,PER,hub" into a new array of new strings. */
