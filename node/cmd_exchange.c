@@ -4,6 +4,7 @@
  * parses its arguments and calls node/member or node/mailbox.
  */
 #include <errno.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -841,25 +843,35 @@ s_outbox_usage(FILE *out)
 {
     fprintf(out,
         "Usage: csbm outbox [--json] [--data FILE.db]\n"
-        "       csbm outbox --receipt ID -o FILE [--data FILE.db]\n"
-        "       csbm outbox --export-receipt ID -o FILE [--data FILE.db]\n"
+        "       csbm outbox --receipt ID -o FILE.receipt [--data FILE.db]\n"
+        "       csbm outbox --export ID -o FILE.csbm [--data FILE.db]\n"
         "\n"
         "List the packages this node has sent or queued: package id, type,\n"
         "recipients, creation time, status (pending, delivered, rejected),\n"
-        "delivery attempts, the archive position from the hub's receipt, and\n"
-        "for a rejected package the hub's reason. With --receipt, write the\n"
-        "hub's signed receipt (or rejection) of package ID, as a serialized\n"
-        "csbm.Signed, to FILE. With --export-receipt, write the receipt with\n"
-        "its inclusion proof in the hub's signed log as a file that\n"
-        "'csbm verify-receipt' checks offline.\n"
+        "failed delivery attempts, the archive position from the hub's\n"
+        "receipt, and for a rejected package the hub's reason.\n"
+        "\n"
+        "With --receipt, write the proof that the hub archived package ID: a\n"
+        "self-contained receipt file (the hub's signed receipt with its\n"
+        "inclusion proof in the hub's signed log) that 'csbm verify-receipt'\n"
+        "checks offline; for a rejected package, the hub's signed rejection.\n"
+        "With --export, write the sealed package as it was sent.\n"
+        "ID is a package id or its first digits (at least 6).\n"
         "\n"
         "Options:\n"
-        "  --receipt ID          the package id (32 hex digits)\n"
-        "  -o, --output FILE     where to write it\n"
+        "  --receipt ID          write the receipt of package ID (alias:\n"
+        "                        --export-receipt ID)\n"
+        "  --export ID           write the sealed package ID\n"
+        "  -o, --output FILE     where to write it (required with --receipt\n"
+        "                        and --export)\n"
         "%s"
         "\n"
-        "Example:\n"
-        "  csbm outbox --data arg-node.db\n",
+        "Examples:\n"
+        "  csbm outbox --data arg-node.db\n"
+        "  csbm outbox --receipt 3f2a9c -o milex.receipt\n"
+        "  csbm outbox --export 3f2a9c -o milex.csbm\n"
+        "  csbm verify-receipt milex.receipt --hub-key hub.pub "
+        "--package milex.csbm\n",
         s_common_help);
 }
 
@@ -912,20 +924,73 @@ s_outbox_row(const mailbox_outbox_entry_t *e, void *ctx)
     } else {
         char pos[24] = "-";
         if (lc->n == 0)
-            printf("%-32s %5s %-22s %-20s %-20s %-9s %5s %8s %s\n",
+            printf("%-32s %5s %-22s %-20s %-20s %-9s %6s %8s %s\n",
                 "PACKAGE ID", "SEQ", "TYPE", "TO", "CREATED", "STATUS",
-                "TRIES", "POSITION", "REASON");
+                "FAILED", "POSITION", "REASON");
         if (e->status == MAILBOX_DELIVERED)
             snprintf(pos, sizeof pos, "%llu",
                 (unsigned long long)e->position);
-        printf("%-32s %5llu %-22s %-20s %-20s %-9s %5u %8s %s%s%s\n", hex,
-            (unsigned long long)e->sequence,
-            package_type_name(e->package_type), e->recipients, created,
-            mailbox_status_name(e->status), e->attempts, pos, reason,
-            e->last_error[0] && e->status != MAILBOX_DELIVERED ? ": " : "",
-            e->status != MAILBOX_DELIVERED ? e->last_error : "");
+        {
+            const char *why = e->status != MAILBOX_DELIVERED ? e->last_error
+                                                             : "";
+            printf("%-32s %5llu %-22s %-20s %-20s %-9s %6u %8s %s%s%s\n",
+                hex, (unsigned long long)e->sequence,
+                package_type_name(e->package_type), e->recipients, created,
+                mailbox_status_name(e->status), e->attempts, pos, reason,
+                reason[0] && why[0] ? ": " : "", why);
+        }
     }
     lc->n++;
+    return 0;
+}
+
+/* Resolve an outbox package id given in full or by its first digits. */
+typedef struct {
+    const char *prefix;
+    size_t      len;
+    size_t      matches;
+    uint8_t     id[ENVELOPE_ID_BYTES];
+} resolve_ctx_t;
+
+static int
+s_resolve_row(const mailbox_outbox_entry_t *e, void *ctx)
+{
+    resolve_ctx_t *rc = ctx;
+    char           hex[33];
+
+    envelope_id_hex(e->package_id, hex);
+    if (strncasecmp(hex, rc->prefix, rc->len) == 0) {
+        memcpy(rc->id, e->package_id, ENVELOPE_ID_BYTES);
+        rc->matches++;
+    }
+    return 0;
+}
+
+static int
+s_outbox_resolve(mailbox_t *mb, const char *text,
+    uint8_t id[ENVELOPE_ID_BYTES], errbuf_t *err)
+{
+    resolve_ctx_t rc = {text, strlen(text), 0, {0}};
+    size_t        i;
+
+    for (i = 0; i < rc.len; i++)
+        if (!isxdigit((unsigned char)text[i]))
+            break;
+    if (i != rc.len || rc.len < 6 || rc.len > 32) {
+        errbuf_set(err, "%s: give a package id, or at least its first 6 hex "
+            "digits (see 'csbm outbox')", text);
+        return -1;
+    }
+    if (mailbox_outbox_foreach(mb, s_resolve_row, &rc, err) != 0)
+        return -1;
+    if (rc.matches != 1) {
+        errbuf_set(err, rc.matches == 0
+            ? "%s: no package in the outbox has this id (see 'csbm outbox')"
+            : "%s: more than one package id starts with these digits; give "
+              "more of them", text);
+        return -1;
+    }
+    memcpy(id, rc.id, ENVELOPE_ID_BYTES);
     return 0;
 }
 
@@ -935,6 +1000,7 @@ cmd_outbox(int argc, char **argv)
     static const struct option longopts[] = {COMMON_LONGOPTS,
         {"receipt", required_argument, NULL, 'r'},
         {"export-receipt", required_argument, NULL, 'E'},
+        {"export", required_argument, NULL, 'x'},
         {"output", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
     xargs_t    a;
     errbuf_t   err = {{0}};
@@ -944,8 +1010,23 @@ cmd_outbox(int argc, char **argv)
 
     if ((p = s_parse(argc, argv, longopts, &a, s_outbox_usage)))
         return p > 0 ? CLI_OK : CLI_ERROR;
-    if (optind != argc || (a.receipt_id != NULL) != (a.out != NULL)) {
+    if (optind != argc) {
         s_outbox_usage(stderr);
+        return CLI_ERROR;
+    }
+    if (a.receipt_id != NULL && a.export_id != NULL) {
+        cli_error("give either --receipt or --export, not both");
+        return CLI_ERROR;
+    }
+    if ((a.receipt_id != NULL || a.export_id != NULL) && a.out == NULL) {
+        cli_error("--%s %s: say where to write it with -o FILE",
+            a.receipt_id != NULL ? "receipt" : "export",
+            a.receipt_id != NULL ? a.receipt_id : a.export_id);
+        return CLI_ERROR;
+    }
+    if (a.out != NULL && a.receipt_id == NULL && a.export_id == NULL) {
+        cli_error("-o %s: nothing to write; give --receipt ID or --export ID",
+            a.out);
         return CLI_ERROR;
     }
     if (s_store_exists(a.cfg.data_path, &err) != 0
@@ -953,21 +1034,44 @@ cmd_outbox(int argc, char **argv)
         cli_error("%s", err.msg);
         return CLI_ERROR;
     }
+    if (a.export_id != NULL) {
+        uint8_t                id[ENVELOPE_ID_BYTES], *env = NULL;
+        size_t                 len = 0;
+        mailbox_outbox_entry_t e;
+        if (s_outbox_resolve(mb, a.export_id, id, &err) != 0
+            || mailbox_outbox_get(mb, id, &e, &env, &len, &err) != 1
+            || fileio_write(a.out, env, len, 0644, 0, &err) != 0) {
+            cli_error("%s", err.msg[0] ? err.msg : "package not found");
+        } else {
+            char hex[33];
+            envelope_id_hex(id, hex);
+            fprintf(stderr, "csbm: exported %s %s (%s) -> %s (%zu bytes)\n",
+                package_type_name(e.package_type), hex,
+                mailbox_status_name(e.status), a.out, len);
+            rc = CLI_OK;
+        }
+        free(env);
+        goto done;
+    }
     if (a.receipt_id != NULL) {
-        uint8_t id[ENVELOPE_ID_BYTES], *buf = NULL;
-        size_t  len = 0;
-        int     found;
-        if (envelope_id_parse(a.receipt_id, id) != 0) {
-            cli_error("--receipt %s: give the package id, 32 hex digits",
-                a.receipt_id);
+        uint8_t                id[ENVELOPE_ID_BYTES], *buf = NULL;
+        size_t                 len = 0;
+        int                    found;
+        mailbox_outbox_entry_t e;
+        if (s_outbox_resolve(mb, a.receipt_id, id, &err) != 0
+            || mailbox_outbox_get(mb, id, &e, NULL, NULL, &err) != 1) {
+            cli_error("%s", err.msg);
             goto done;
         }
-        found = a.export_receipt
+        /* A delivered package: the self-contained receipt file; a rejected
+         * one: the hub's signed rejection (there is no log entry). */
+        found = e.status == MAILBOX_DELIVERED
             ? member_export_receipt(mb, id, &buf, &len, &err)
             : mailbox_outbox_statement(mb, id, &buf, &len, &err);
         if (found == 0)
-            cli_error("%s: no receipt or rejection stored for it (see 'csbm "
-                "outbox')", a.receipt_id);
+            cli_error("%s: no receipt or rejection stored for it yet (it is "
+                "%s; see 'csbm outbox')", a.receipt_id,
+                mailbox_status_name(e.status));
         else if (found < 0 || fileio_write(a.out, buf, len, 0644, 0, &err)
                  != 0)
             cli_error("%s", err.msg);

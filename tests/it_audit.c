@@ -132,6 +132,40 @@ test_audit_receipt_verifies_offline(void **state)
         assert_non_null(strstr(r->out, "receipt valid"));
         assert_non_null(strstr(r->out, "is the package receipted"));
     }
+    /* The sender gets the same file with --receipt and the id's first
+     * digits, and its own copy of the package with --export. */
+    {
+        char  prefix[9], rcpt2[ITEST_PATH_MAX], mine[ITEST_PATH_MAX];
+        char *a, *b;
+        size_t alen = 0, blen = 0;
+        const char *argv[] = {itest_csbm(), "verify-receipt", rcpt2,
+            "--hub-key", pub, "--package", mine, NULL};
+
+        snprintf(prefix, sizeof prefix, "%.8s", hex);
+        xfix_fmt(rcpt2, sizeof rcpt2, "%s/receipt2.bin", xfix_case);
+        xfix_fmt(mine, sizeof mine, "%s/mine.csbm", xfix_case);
+        xfix_csbm(r, "ARG", "outbox", "--receipt", prefix, "-o", rcpt2, NULL);
+        assert_int_equal(r->code, 0);
+        a = itest_read_file(rcpt, &alen);
+        b = itest_read_file(rcpt2, &blen);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(alen, blen);
+        assert_memory_equal(a, b, alen);
+        free(a);
+        free(b);
+        xfix_csbm(r, "ARG", "outbox", "--export", prefix, "-o", mine, NULL);
+        assert_int_equal(r->code, 0);
+        xfix_exec(r, argv);
+        assert_int_equal(r->code, 0);
+        assert_non_null(strstr(r->out, "is the package receipted"));
+        xfix_csbm(r, "ARG", "outbox", "--receipt", prefix, NULL);
+        assert_int_equal(r->code, 2);
+        assert_non_null(strstr(r->err, "say where to write it with -o"));
+        xfix_csbm(r, "ARG", "outbox", "--receipt", "12", "-o", rcpt2, NULL);
+        assert_int_equal(r->code, 2);
+        assert_non_null(strstr(r->err, "at least its first 6 hex digits"));
+    }
     /* Another package is not the one receipted. */
     {
         char other[33], opkg[ITEST_PATH_MAX];
