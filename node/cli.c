@@ -74,8 +74,9 @@ cli_common_finish(cli_common_t *c, errbuf_t *err)
             c->registry);
         return -1;
     }
-    if (x509_root_load(c->root, &root, err) != 0
-        || x509_root_check(root, fed, pk, err) != 0) {
+    if (x509_root_load(c->root, &root, err) != 0) /* names the file */
+        return -1;
+    if (x509_root_check(root, fed, pk, err) != 0) {
         X509_free(root);
         errbuf_prefix(err, "%s", c->root);
         return -1;

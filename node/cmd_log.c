@@ -55,7 +55,12 @@ s_usage(FILE *out)
         "  --root, --registry-state: as for 'csbm pull' (used with --hub)\n"
         "\n"
         "Exit status: 0 no evidence, 1 evidence of an inconsistent log, 2 usage\n"
-        "or system error.\n");
+        "or system error.\n"
+        "\n"
+        "Examples:\n"
+        "  csbm log --data arg.db\n"
+        "  csbm log --hub tcp://hub.example.org:7701 --keys arg-keys "
+        "--keyring keyring --data arg.db --json\n");
 }
 
 static int

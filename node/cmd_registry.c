@@ -1314,6 +1314,18 @@ s_group_usage(const char *group, const s_verb_t *verbs, size_t n, FILE *out)
             "\nRun 'csbm %s VERB --help' for each one's options and "
             "examples.\n",
             group);
+    fprintf(out, "\nExamples:\n");
+    if (strcmp(group, "ca") == 0)
+        fprintf(out, "  csbm ca init --federation OAS-CSBM --keys ca-keys "
+                     "--root root.pem\n"
+                     "  csbm ca show root.pem\n");
+    else
+        fprintf(out, "  csbm registry list --registry registry.bin --root "
+                     "root.pem\n"
+                     "  csbm registry add --state ARG --request ARG.req "
+                     "--keys ca-keys\n");
+    fprintf(out, "\nExit status: 0 success, 1 refused or not valid, 2 usage "
+                 "or system error.\n");
 }
 
 static int

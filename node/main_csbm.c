@@ -54,7 +54,7 @@ s_usage(FILE *out)
         "\n"
         "Verbs:\n");
     for (i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
-        fprintf(out, "  %-10s %s\n", s_verbs[i].name, s_verbs[i].summary);
+        fprintf(out, "  %-14s %s\n", s_verbs[i].name, s_verbs[i].summary);
     fprintf(out,
         "\n"
         "Examples:\n"

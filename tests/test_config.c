@@ -118,7 +118,7 @@ test_config_samples_parse(void **state)
     if (config_load(path, &cfg, &err) != 0)
         fail_msg("%s", err.msg);
     assert_true(config_is_hub(&cfg));
-    assert_string_equal(cfg.federation.name, "Organization of American States");
+    assert_string_equal(cfg.federation.name, "OAS-CSBM");
     assert_string_equal(cfg.hub.bind, "tcp://*:7701");
     assert_string_equal(cfg.hub.pub_bind, "tcp://*:7702");
     assert_true(cfg.hub.max_message_bytes == 16777216);
