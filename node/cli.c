@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -217,6 +218,27 @@ cli_load_keyring(const cli_common_t *c, errbuf_t *err)
         c->key_dir, c->keyring_dir ? c->keyring_dir : c->key_dir, err);
 }
 
+/* Can a file be written at path the way fileio_write does it (a new
+ * file beside it, renamed over it)? Tried with a probe file, removed at
+ * once, so that the answer holds for root as well as for other users. */
+static int
+s_dir_writable_for(const char *path)
+{
+    char probe[4200];
+    int  fd, n;
+
+    n = snprintf(probe, sizeof probe, "%s.probe.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof probe)
+        return 0;
+    fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+        0600);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    unlink(probe);
+    return 1;
+}
+
 /* mkdir -p of a private directory; 0 if it is there afterwards. */
 static int
 s_mkdirs(char *path)
@@ -253,13 +275,13 @@ s_user_state_path(const char *registry, char *out, size_t cap)
     else
         return -1;
     if (n < 0 || (size_t)n >= sizeof dir || s_mkdirs(dir) != 0
-        || access(dir, W_OK) != 0 || (abs = realpath(registry, NULL)) == NULL)
+        || (abs = realpath(registry, NULL)) == NULL)
         return -1;
     crypto_hash_sha256(h, (const uint8_t *)abs, strlen(abs));
     free(abs);
     sodium_bin2hex(hex, sizeof hex, h, 16);
     n = snprintf(out, cap, "%s/%s.state", dir, hex);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
+    return n < 0 || (size_t)n >= cap || !s_dir_writable_for(out) ? -1 : 0;
 }
 
 /* The roll-back state file: explicit, else in the key directory, else
@@ -290,7 +312,7 @@ s_state_path(const char *registry, const char *state_file,
             dir[1] = '\0';
         else
             *slash = '\0';
-        if (access(dir, W_OK) == 0 || access(out, W_OK) == 0)
+        if (s_dir_writable_for(out))
             return 0;
         if (s_user_state_path(registry, out, cap) == 0)
             return 0;
@@ -302,21 +324,11 @@ s_state_path(const char *registry, const char *state_file,
     }
     if (n < 0 || (size_t)n >= cap)
         goto too_long;
-    if (access(out, W_OK) != 0) {
-        snprintf(dir, sizeof dir, "%s", out);
-        slash = strrchr(dir, '/');
-        if (slash == NULL)
-            snprintf(dir, sizeof dir, ".");
-        else if (slash == dir)
-            dir[1] = '\0';
-        else
-            *slash = '\0';
-        if (access(dir, W_OK) != 0) {
-            errbuf_set(err, "%s: the registry's roll-back state cannot be "
-                "written there (%s); pass --registry-state F with a file in "
-                "a writable directory", out, strerror(errno));
-            return -1;
-        }
+    if (!s_dir_writable_for(out)) {
+        errbuf_set(err, "%s: the registry's roll-back state cannot be "
+            "written there (%s); pass --registry-state F with a file in a "
+            "writable directory", out, strerror(errno));
+        return -1;
     }
     return 0;
 too_long:

@@ -387,6 +387,96 @@ test_cli_exit_audit_options(void **state)
     assert_int_equal(s_csbm("audit", "no-such-report", NULL), 2);
 }
 
+/* verify --registry keeps its roll-back state where it can write, and
+ * a state file that cannot be written is a system error (2) naming that
+ * file, never a temporary one. */
+static void
+test_cli_exit_registry_state_location(void **state)
+{
+    char ca[ITEST_PATH_MAX], root[ITEST_PATH_MAX], reg[ITEST_PATH_MAX];
+    char req[ITEST_PATH_MAX], pkg[ITEST_PATH_MAX], st[ITEST_PATH_MAX];
+    char ro[ITEST_PATH_MAX], ro_reg[ITEST_PATH_MAX], xdg[ITEST_PATH_MAX];
+    char nokeys[ITEST_PATH_MAX], env_xdg[ITEST_PATH_MAX + 32];
+    char *text;
+    size_t len = 0;
+
+    (void)state;
+    s_path(ca, sizeof ca, "keys/ca");
+    s_path(root, sizeof root, "root.pem");
+    s_path(reg, sizeof reg, "registry.bin");
+    s_path(req, sizeof req, "ARG.req");
+    s_path(pkg, sizeof pkg, "registry-milex.csbm");
+    s_path(nokeys, sizeof nokeys, "no-keys");
+    assert_int_equal(s_csbm("ca", "init", "--federation", "OAS-CSBM", "--keys",
+                            ca, "--root", root, NULL),
+                     0);
+    assert_int_equal(s_csbm("registry", "init", "--registry", reg, "--root",
+                            root, "--keys", ca, NULL),
+                     0);
+    assert_int_equal(s_csbm("enroll", "--state", "ARG", "--keys", s_arg,
+                            "--root", root, "-o", req, NULL),
+                     0);
+    assert_int_equal(s_csbm("registry", "add", "--state", "ARG", "--request",
+                            req, "--registry", reg, "--root", root, "--keys",
+                            ca, NULL),
+                     0);
+    /* ARG seals to itself: the only member. */
+    assert_int_equal(s_csbm("seal", s_good, "--to", "ARG", "--keys", s_arg,
+                            "--registry", reg, "--root", root, "-o", pkg,
+                            NULL),
+                     0);
+
+    /* Without a key directory: beside the registry. */
+    assert_int_equal(s_csbm("verify", "--registry", reg, "--root", root,
+                            "--keys", nokeys, pkg, NULL),
+                     0);
+    s_fmt(st, sizeof st, "%s.state", reg);
+    assert_int_equal(access(st, F_OK), 0);
+
+    /* A state file that cannot be written: 2, naming it. */
+    assert_int_equal(s_csbm("verify", "--registry", reg, "--root", root,
+                            "--registry-state", "/proc/csbm-it-exit.state",
+                            pkg, NULL),
+                     2);
+    assert_true(s_has("/proc/csbm-it-exit.state"));
+    assert_true(s_has("--registry-state"));
+    assert_false(s_has(".tmp."));
+
+    /* A registry in a directory this user cannot write: the per-user
+     * state directory. Root writes everywhere, so only as another user. */
+    if (geteuid() == 0) {
+        print_message("running as root: the read-only directory case is "
+                      "not exercised\n");
+        return;
+    }
+    s_path(ro, sizeof ro, "ro");
+    s_path(xdg, sizeof xdg, "xdg-state");
+    assert_int_equal(mkdir(ro, 0755), 0);
+    s_fmt(ro_reg, sizeof ro_reg, "%s/registry.bin", ro);
+    text = itest_read_file(reg, &len);
+    assert_non_null(text);
+    {
+        FILE *f = fopen(ro_reg, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, len, f), len);
+        assert_int_equal(fclose(f), 0);
+    }
+    free(text);
+    assert_int_equal(chmod(ro, 0555), 0);
+    s_fmt(env_xdg, sizeof env_xdg, "XDG_STATE_HOME=%s", xdg);
+    {
+        const char *argv[] = {itest_csbm(), "verify", "--registry", ro_reg,
+            "--root", root, "--keys", nokeys, pkg, NULL};
+        const char *env[] = {env_xdg, NULL};
+        assert_int_equal(itest_run(argv, env, NULL, NULL, RUN_TIMEOUT), 0);
+    }
+    s_fmt(st, sizeof st, "%s/registry.bin.state", ro);
+    assert_int_not_equal(access(st, F_OK), 0);
+    s_fmt(st, sizeof st, "%s/csbm", xdg);
+    assert_int_equal(access(st, F_OK), 0);
+    assert_int_equal(chmod(ro, 0755), 0);
+}
+
 int
 main(void)
 {
@@ -397,6 +487,7 @@ main(void)
         cmocka_unit_test(test_cli_exit_verify_inspect_open_0_1_2),
         cmocka_unit_test(test_cli_exit_keygen_checks_before_deriving),
         cmocka_unit_test(test_cli_exit_audit_options),
+        cmocka_unit_test(test_cli_exit_registry_state_location),
     };
 
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
