@@ -15,6 +15,7 @@
 
 #include "node/cli.h"
 #include "node/hub.h"
+#include "node/wire.h"
 
 static volatile sig_atomic_t s_stop;
 
@@ -43,7 +44,7 @@ s_usage(FILE *out)
         "                [--keyring DIR | --registry FILE --root CERT]\n"
         "                [--config FILE.ini] [--data FILE.db] [--federation NAME]\n"
         "                [--passphrase-file F] [--log-level LEVEL] [--syslog]\n"
-        "                [--foreground]\n"
+        "                [--max-age-days N] [--foreground]\n"
         "\n"
         "Run the exchange hub: members push sealed packages over CurveZMQ,\n"
         "the hub verifies each one against the keyring, archives it durably\n"
@@ -73,11 +74,16 @@ s_usage(FILE *out)
         "                        runs in the foreground (use a service manager)\n"
         "  --witness-quorum N    member cosignatures that make a tree head\n"
         "                        witnessed (default 2)\n"
+        "  --max-age-days N      refuse packages created more than N days\n"
+        "                        ago (default 30): bounds backdating\n"
         "\n"
         "SIGINT or SIGTERM stops the hub cleanly: the batch in hand is\n"
         "committed and answered, then the sockets and the archive close.\n"
         "SIGHUP is ignored: restart the hub to load a changed keyring or\n"
-        "registry. From a configuration file the hub takes the federation,\n"
+        "registry (between restarts every request is checked against the\n"
+        "loaded one at its own time, so a revocation or suspension that\n"
+        "the loaded registry dates ends open connections when it takes\n"
+        "effect). From a configuration file the hub takes the federation,\n"
         "root_cert, registry, key_dir, data_dir (hub.db in it),\n"
         "passphrase_file, bind and pub_bind.\n"
         "Exit status: 0 stopped cleanly, 2 could not start or failed.\n"
@@ -196,6 +202,7 @@ s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
         {"syslog", no_argument, NULL, 's'},
         {"foreground", no_argument, NULL, 'f'},
         {"witness-quorum", required_argument, NULL, 'W'},
+        {"max-age-days", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         CLI_REGISTRY_LONGOPTS,
         {NULL, 0, NULL, 0}};
@@ -236,6 +243,17 @@ s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
             cfg->witness_quorum = (int)q;
             break;
         }
+        case 'A': {
+            char *end;
+            long  d = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || d < 1 || d > 36500) {
+                cli_error("--max-age-days %s: give a number of days, 1 to "
+                    "36500", optarg);
+                return -1;
+            }
+            cfg->max_age_days = (int)d;
+            break;
+        }
         case 'l':
             if (s_log_level(optarg, &cfg->log_level) != 0) {
                 cli_error("--log-level %s: use debug, info, warn or error",
@@ -255,6 +273,18 @@ s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
     if (cfg->bind == NULL || cfg->bind[0] == '\0') {
         cli_error("hub needs --bind ENDPOINT, e.g. --bind tcp://0.0.0.0:7701");
         return -1;
+    }
+    {
+        errbuf_t err = {{0}};
+        if (wire_endpoint_check(cfg->bind, &err) != 0) {
+            cli_error("--bind: %s", err.msg);
+            return -1;
+        }
+        if (cfg->notify != NULL && wire_endpoint_check(cfg->notify, &err)
+            != 0) {
+            cli_error("--notify: %s", err.msg);
+            return -1;
+        }
     }
     return s_trust_finish(cfg, t);
 }
@@ -375,6 +405,7 @@ cmd_hub(int argc, char **argv)
     o.transport_key = transport;
     o.keyring = kr;
     o.witness_quorum = cfg.witness_quorum;
+    o.max_age_days = cfg.max_age_days;
     hub = hub_new(&o, &err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (hub == NULL)

@@ -35,6 +35,7 @@
 #include "node/hub.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -42,7 +43,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "crypto/package.h"
@@ -58,6 +61,11 @@
                                 on the I/O thread, no round trip */
 #define S_COSIGNED_MAX   4   /* cosigned heads sent in a LogReply */
 #define S_WITNESSES_MAX  64  /* cosignatures sent per head */
+#define S_USER_SLOTS     256 /* members tracked for the limits below */
+#define S_QUIET_S        60  /* the window of the limits below */
+#define S_REJECTS_PER_MIN 60 /* signed rejections per member per window;
+                                beyond: unsigned WIRE_RETRY, REASON_BUSY */
+#define S_REASONS        16  /* csbm.ReasonCode values */
 
 typedef enum {
     S_JOB_BAD = 0, /* answered with status/reason/message only */
@@ -71,6 +79,9 @@ typedef enum {
 typedef struct {
     zmq_msg_t          rid;  /* the ROUTER routing id */
     char               user[KEYS_OWNER_MAX + 1];
+    uint8_t            tkey[32]; /* the connection's transport key */
+    int                have_tkey;
+    int                busy;     /* refused for load: no audit event */
     s_job_kind_t       kind;
     Csbm__WireRequest *req;
     uint64_t           request_id;
@@ -106,6 +117,7 @@ typedef struct {
     const keyring_t *keyring;
     const char      *federation;
     int64_t          now;
+    int64_t          max_age_s;
 } s_chunk_t;
 
 /* One batch: its jobs and the hub's clock when it was taken. */
@@ -144,7 +156,42 @@ struct hub {
     Csbm__Signed        *head; /* the newest signed tree head, or NULL */
     uint64_t             head_size;
     uint32_t             quorum;
+    int64_t              max_age_s; /* oldest created_at accepted: now - */
+    int                  lock_fd;   /* flock on "<data_path>.lock" */
+    /* Per member, over S_QUIET_S windows: the last empty pull recorded,
+     * refusal events left out per reason, signed rejections sent. */
+    struct s_user {
+        char     user[KEYS_OWNER_MAX + 1];
+        int64_t  used;          /* last batch that touched it (LRU) */
+        int64_t  empty_at;      /* last empty pull recorded, and its */
+        uint64_t empty_after;   /* cursor */
+        int64_t  refuse_at[S_REASONS];
+        unsigned refuse_dropped[S_REASONS];
+        int64_t  reject_since;
+        unsigned rejects;
+    } users[S_USER_SLOTS];
 };
+
+/* The slot of a member (the least recently used one, reset, if new). */
+static struct s_user *
+s_user(hub_t *self, const char *user)
+{
+    size_t i, oldest = 0;
+
+    for (i = 0; i < S_USER_SLOTS; i++) {
+        if (strcmp(self->users[i].user, user) == 0) {
+            self->users[i].used = self->now;
+            return &self->users[i];
+        }
+        if (self->users[i].used < self->users[oldest].used)
+            oldest = i;
+    }
+    memset(&self->users[oldest], 0, sizeof self->users[oldest]);
+    snprintf(self->users[oldest].user, sizeof self->users[oldest].user, "%s",
+        user);
+    self->users[oldest].used = self->now;
+    return &self->users[oldest];
+}
 
 /* ---------------------------------------------------------- config --- */
 
@@ -180,23 +227,31 @@ s_refuse(hub_verdict_t *out, int reason, const char *fmt, ...)
     return -1;
 }
 
-/* Why package_verify refused a key: look at the sender's binding. */
-static int
-s_key_reason(const keyring_t *kr, const Csbm__EnvelopeHeader *h)
+/* The sender's binding of the key the header names, or NULL. */
+static const keyring_key_t *
+s_binding(const keyring_t *kr, const Csbm__EnvelopeHeader *h)
 {
-    const keyring_key_t *k = NULL;
-    size_t               i, n = keyring_key_count(kr);
-    int64_t              at = (int64_t)h->created_at;
+    size_t i, n = keyring_key_count(kr);
 
     if (h->sender_key_id.len != KEYS_ID_BYTES)
-        return CSBM__REASON_CODE__REASON_UNKNOWN_SENDER;
-    for (i = 0; i < n && k == NULL; i++) {
+        return NULL;
+    for (i = 0; i < n; i++) {
         const keyring_key_t *b = keyring_key_at(kr, i);
         if (strcmp(b->pub.owner, h->sender) == 0
             && memcmp(b->pub.sign_key_id, h->sender_key_id.data,
                    KEYS_ID_BYTES) == 0)
-            k = b;
+            return b;
     }
+    return NULL;
+}
+
+/* Why package_verify refused a key: look at the sender's binding. */
+static int
+s_key_reason(const keyring_t *kr, const Csbm__EnvelopeHeader *h)
+{
+    const keyring_key_t *k = s_binding(kr, h);
+    int64_t              at = (int64_t)h->created_at;
+
     if (k == NULL)
         return CSBM__REASON_CODE__REASON_UNKNOWN_SENDER;
     if (at < k->valid_from || at >= k->valid_until)
@@ -232,12 +287,33 @@ s_known(const keyring_t *kr, const char *id)
     return 0;
 }
 
+static void
+s_time_text(int64_t t, char out[32])
+{
+    struct tm tm;
+    time_t    tt = (time_t)t;
+
+    if (gmtime_r(&tt, &tm) == NULL
+        || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%lld", (long long)t);
+}
+
 int
 hub_verify_submit(const keyring_t *kr, const char *federation,
     const char *user, const uint8_t *env, size_t len, int64_t now,
     hub_verdict_t *out)
 {
+    return hub_verify_submit_max_age(kr, federation, user, env, len, now, 0,
+        out);
+}
+
+int
+hub_verify_submit_max_age(const keyring_t *kr, const char *federation,
+    const char *user, const uint8_t *env, size_t len, int64_t now,
+    int64_t max_age_s, hub_verdict_t *out)
+{
     const Csbm__EnvelopeHeader *h;
+    const keyring_key_t        *k;
     envelope_t                 *e;
     errbuf_t                    err = {{0}};
     size_t                      i, j;
@@ -284,6 +360,19 @@ hub_verify_submit(const keyring_t *kr, const char *federation,
             "sequence number 0; a sender's sequence numbers start at 1");
         goto done;
     }
+    /* A revoked key is compromised: what it signs from the revocation on
+     * is refused whatever creation time it claims. (A retired key keeps
+     * verifying as of created_at.) */
+    if ((k = s_binding(kr, h)) != NULL && k->revoked
+        && now >= k->valid_until) {
+        char hex[2 * KEYS_ID_BYTES + 1], t[32];
+        keys_id_hex(k->pub.sign_key_id, hex);
+        s_time_text(k->valid_until, t);
+        s_refuse(out, CSBM__REASON_CODE__REASON_KEY_NOT_VALID,
+            "key %s of %s was revoked at %s; packages signed with it are no "
+            "longer accepted", hex, h->sender, t);
+        goto done;
+    }
     if (package_verify(e, kr, federation, NULL, &err) != 0) {
         reason = s_key_reason(kr, h);
         s_refuse(out, reason != 0 ? reason
@@ -318,11 +407,47 @@ hub_verify_submit(const keyring_t *kr, const char *federation,
             (long long)(out->created_at - now), HUB_MAX_SKEW_S);
         goto done;
     }
+    if (max_age_s > 0 && out->created_at < now - max_age_s) {
+        s_refuse(out, CSBM__REASON_CODE__REASON_CLOCK_SKEW,
+            "the package was created %lld days ago; this hub accepts "
+            "packages created at most %lld days ago (--max-age-days): seal "
+            "it again", (long long)((now - out->created_at) / 86400),
+            (long long)(max_age_s / 86400));
+        goto done;
+    }
     out->accept = 1;
     out->status = CSBM__WIRE_STATUS__WIRE_OK;
 done:
     envelope_destroy(&e);
     return out->accept ? 0 : -1;
+}
+
+int
+hub_admit_request(const keyring_t *kr, const char *user,
+    const uint8_t tkey[32], int64_t now, int *reason, char *msg, size_t cap)
+{
+    char   state[KEYS_OWNER_MAX + 1], detail[ZAP_DETAIL_MAX];
+    size_t i, n = keyring_key_count(kr);
+
+    *reason = CSBM__REASON_CODE__REASON_UNKNOWN_SENDER;
+    if (zap_admit(kr, tkey, now, state, detail, sizeof detail) == 0) {
+        if (strcmp(state, user) == 0)
+            return 0;
+        snprintf(msg, cap, "this connection was admitted as %s but its "
+            "transport key is now %s's; reconnect", user, state);
+        return -1;
+    }
+    for (i = 0; i < n && state[0] != '\0'; i++) {
+        const keyring_key_t *k = keyring_key_at(kr, i);
+        if (memcmp(k->pub.transport_pk, tkey, 32) != 0)
+            continue;
+        *reason = k->status != KEYRING_ACTIVE && now >= k->status_since
+                      ? CSBM__REASON_CODE__REASON_MEMBER_NOT_ACTIVE
+                      : CSBM__REASON_CODE__REASON_KEY_NOT_VALID;
+        break;
+    }
+    snprintf(msg, cap, "this connection may no longer be served: %s", detail);
+    return -1;
 }
 
 /* ------------------------------------------------------------- jobs --- */
@@ -420,7 +545,7 @@ static int
 s_take(hub_t *self, s_job_t *job, size_t *bytes)
 {
     zmq_msg_t   payload;
-    const char *user;
+    const char *user, *tkey;
     int         frames = 1, more;
 
     memset(job, 0, sizeof *job);
@@ -459,6 +584,11 @@ s_take(hub_t *self, s_job_t *job, size_t *bytes)
     user = zmq_msg_gets(&payload, "User-Id");
     if (user != NULL && keys_owner_valid(user))
         snprintf(job->user, sizeof job->user, "%s", user);
+    tkey = zmq_msg_gets(&payload, ZAP_PROPERTY_TRANSPORT_KEY);
+    if (tkey != NULL && strlen(tkey) == 64
+        && sodium_hex2bin(job->tkey, sizeof job->tkey, tkey, 64, NULL, NULL,
+               NULL) == 0)
+        job->have_tkey = 1;
     if (frames != 1) {
         s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED,
             CSBM__REASON_CODE__REASON_MALFORMED, "a request is one frame, "
@@ -512,12 +642,23 @@ s_take(hub_t *self, s_job_t *job, size_t *bytes)
 }
 
 static void
+s_sub_refused(const char *user, const char *topic, void *ctx)
+{
+    (void)ctx;
+    log_warn("refused a notification subscription of %s to \"%s\": a "
+        "member may subscribe to its own id only", user[0] ? user : "an "
+        "unauthenticated peer", topic);
+}
+
+static void
 s_collect(hub_t *self, s_batch_t *b)
 {
     size_t      bytes = 0;
     zap_event_t ev;
 
     b->n_jobs = 0;
+    if (self->pub != NULL)
+        (void)wire_notify_admit(self->pub, s_sub_refused, self);
     while (b->n_jobs < HUB_BATCH_MAX && bytes < HUB_BATCH_BYTES
            && s_take(self, &b->jobs[b->n_jobs], &bytes))
         b->n_jobs++;
@@ -598,6 +739,16 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
     s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "%ld item%s", n,
         n == 1 ? "" : "s");
 
+    if (n == 0) {
+        /* A member polling an empty inbox: one event and leaf per cursor
+         * and S_QUIET_S, not one per poll. */
+        struct s_user *u = s_user(self, job->user);
+        if (u->empty_at != 0 && self->now - u->empty_at < S_QUIET_S
+            && u->empty_after == pr->after)
+            return 0;
+        u->empty_at = self->now;
+        u->empty_after = pr->after;
+    }
     used = (size_t)snprintf(detail, sizeof detail, "after %llu: %ld item%s",
         (unsigned long long)pr->after, n, n == 1 ? "" : "s");
     for (i = 0; i < (size_t)n && used < sizeof detail; i++) {
@@ -646,7 +797,23 @@ s_reject(hub_t *self, s_job_t *job, int reason, const char *msg)
 {
     Csbm__Rejection r;
     errbuf_t        err = {{0}};
+    struct s_user  *u = s_user(self, job->user);
 
+    /* Each signed rejection costs a signature and an audit row: a member
+     * gets S_REJECTS_PER_MIN per S_QUIET_S, then an unsigned "busy". */
+    if (self->now - u->reject_since >= S_QUIET_S) {
+        u->reject_since = self->now;
+        u->rejects = 0;
+    }
+    if (u->rejects >= S_REJECTS_PER_MIN) {
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_RETRY,
+            CSBM__REASON_CODE__REASON_BUSY, "more than %d refused packages "
+            "from %s in %d s; fix what the earlier rejections say, then try "
+            "again later", S_REJECTS_PER_MIN, job->user, S_QUIET_S);
+        job->busy = 1;
+        return;
+    }
+    u->rejects++;
     csbm__rejection__init(&r);
     s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED, reason, "%s", msg);
     r.federation = self->federation;
@@ -665,11 +832,32 @@ s_reject(hub_t *self, s_job_t *job, int reason, const char *msg)
         log_error("signing a rejection: %s", err.msg);
 }
 
+/* The refusal event of a request: one per member and reason per
+ * S_QUIET_S; those left out are counted into the next one recorded. */
 static int
 s_log_refusal(hub_t *self, const s_job_t *job, errbuf_t *err)
 {
     archive_event_t ev;
+    struct s_user  *u = s_user(self, job->user);
+    int             r = job->reason >= 0 && job->reason < S_REASONS
+                            ? job->reason
+                            : 0;
+    char            detail[HUB_MESSAGE_MAX + 96];
 
+    if (job->busy)
+        return 0;
+    if (u->refuse_at[r] != 0 && self->now - u->refuse_at[r] < S_QUIET_S) {
+        u->refuse_dropped[r]++;
+        return 0;
+    }
+    if (u->refuse_dropped[r] > 0)
+        snprintf(detail, sizeof detail, "%s (and %u more refusals for this "
+            "reason in the %d s before)", job->message, u->refuse_dropped[r],
+            S_QUIET_S);
+    else
+        snprintf(detail, sizeof detail, "%s", job->message);
+    u->refuse_at[r] = self->now;
+    u->refuse_dropped[r] = 0;
     memset(&ev, 0, sizeof ev);
     ev.kind = ARCHIVE_EVENT_REFUSE;
     ev.at = self->now;
@@ -678,7 +866,7 @@ s_log_refusal(hub_t *self, const s_job_t *job, errbuf_t *err)
                         ? job->v.package_id
                         : NULL;
     ev.reason = job->reason;
-    ev.detail = job->message;
+    ev.detail = detail;
     return archive_log_event(self->archive, &ev, err);
 }
 
@@ -732,9 +920,14 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
             return 0;
         }
         envelope_id_hex(job->v.package_id, hex);
-        snprintf(msg, sizeof msg, "package id %s is already archived (at "
-            "position %llu) with other content", hex,
-            (unsigned long long)rec.position);
+        /* Another sender's position is none of this member's business. */
+        if (strcmp(rec.sender, job->user) == 0)
+            snprintf(msg, sizeof msg, "package id %s is already archived (at "
+                "position %llu) with other content", hex,
+                (unsigned long long)rec.position);
+        else
+            snprintf(msg, sizeof msg, "package id %s is already taken by "
+                "another package; seal with a new package id", hex);
         free(rec.receipt);
         s_reject(self, job, CSBM__REASON_CODE__REASON_REPLAY, msg);
         return 0;
@@ -1183,7 +1376,7 @@ s_notify(hub_t *self, const s_job_t *job)
 
     if (self->pub == NULL)
         return;
-    n.position = job->position;
+    /* No position: the recipient learns it by pulling. */
     n.archive_size = archive_count(self->archive);
     for (i = 0; i < job->v.n_recipients; i++) {
         int len = snprintf(topic, sizeof topic, "%s ", job->v.recipients[i]);
@@ -1309,8 +1502,9 @@ s_verify_chunk(s_chunk_t *c)
                 CSBM__REASON_CODE__REASON_MALFORMED, "empty submit");
             continue;
         }
-        job->verify_rc = hub_verify_submit(c->keyring, c->federation,
-            job->user, sr->envelope.data, sr->envelope.len, c->now, &job->v);
+        job->verify_rc = hub_verify_submit_max_age(c->keyring,
+            c->federation, job->user, sr->envelope.data, sr->envelope.len,
+            c->now, c->max_age_s, &job->v);
     }
 }
 
@@ -1335,6 +1529,49 @@ s_verifier(void *arg)
     return NULL;
 }
 
+/* Before anything else of request i of batch b: the connection's member
+ * must still be admitted at the batch's now (ZAP saw it only at the
+ * handshake), and a member gets one pull per batch — the excess, and
+ * anything past its share of the batch, is answered WIRE_RETRY /
+ * REASON_BUSY, so a member that pipelines pulls without reading cannot
+ * make the hub hold many pages for it. */
+static void
+s_admit(hub_t *self, s_batch_t *b, size_t i)
+{
+    s_job_t *job = &b->jobs[i];
+    char     msg[HUB_MESSAGE_MAX];
+    int      reason;
+    size_t   j;
+
+    if (job->kind == S_JOB_BAD || job->user[0] == '\0')
+        return;
+    if (!job->have_tkey
+        || hub_admit_request(self->keyring, job->user, job->tkey, b->now,
+               &reason, msg, sizeof msg) != 0) {
+        if (!job->have_tkey) {
+            reason = CSBM__REASON_CODE__REASON_UNKNOWN_SENDER;
+            snprintf(msg, sizeof msg, "the connection carries no transport "
+                "key; reconnect");
+        }
+        job->kind = S_JOB_BAD;
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_REJECTED, reason, "%s",
+            msg);
+        return;
+    }
+    if (job->kind != S_JOB_PULL)
+        return;
+    for (j = 0; j < i; j++)
+        if (b->jobs[j].kind == S_JOB_PULL && b->jobs[j].status == 0
+            && strcmp(b->jobs[j].user, job->user) == 0) {
+            job->kind = S_JOB_BAD;
+            s_job_answer(job, CSBM__WIRE_STATUS__WIRE_RETRY,
+                CSBM__REASON_CODE__REASON_BUSY, "one pull per member at a "
+                "time: read the reply to the last one, then pull again");
+            job->busy = 1;
+            return;
+        }
+}
+
 /* Steps 1 and 2 begin: take what is waiting into the next free batch,
  * sort the requests out and send the envelopes to the verifiers (or
  * verify a few here when nothing else waits for this thread). */
@@ -1354,6 +1591,7 @@ s_start(hub_t *self, int overlap)
     b->pending = 0;
     for (i = 0; i < b->n_jobs; i++) {
         s_job_t *job = &b->jobs[i];
+        s_admit(self, b, i);
         if (job->kind == S_JOB_SUBMIT) {
             b->need_txn = 1;
             n_submit++;
@@ -1383,7 +1621,7 @@ s_start(hub_t *self, int overlap)
         n_chunks = n_submit;
     if (n_chunks == 0) {
         s_chunk_t c = {b->jobs, b->n_jobs, self->keyring, self->federation,
-            b->now};
+            b->now, self->max_age_s};
         s_verify_chunk(&c);
         return;
     }
@@ -1397,6 +1635,7 @@ s_start(hub_t *self, int overlap)
         c->keyring = self->keyring;
         c->federation = self->federation;
         c->now = b->now;
+        c->max_age_s = self->max_age_s;
         if (zmq_send(self->vpipe[w], &c, sizeof c, 0) == (int)sizeof c) {
             b->pending++;
         } else {
@@ -1496,6 +1735,44 @@ s_finish(hub_t *self, s_batch_t *b)
 static int  s_verifiers_start(hub_t *self, errbuf_t *err);
 static void s_verifiers_stop(hub_t *self);
 
+/* One hub per archive: an exclusive flock on "<path>.lock", which holds
+ * the pid of the hub that has it. (Not SQLite's exclusive locking mode:
+ * the audit commands read the archive while the hub runs.) */
+static int
+s_lock(hub_t *self, const char *path, errbuf_t *err)
+{
+    char lock[sizeof self->data_path + 8], pid[32];
+    int  n;
+
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    self->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+        0600);
+    if (self->lock_fd < 0) {
+        errbuf_set(err, "cannot open %s: %s", lock, strerror(errno));
+        return -1;
+    }
+    if (flock(self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        n = (int)pread(self->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            errbuf_set(err, "%s is in use by another hub (pid %s); stop it, "
+                "or give this hub its own --data", path,
+                pid[0] ? pid : "unknown");
+        else
+            errbuf_set(err, "cannot lock %s: %s", lock, strerror(e));
+        close(self->lock_fd);
+        self->lock_fd = -1;
+        return -1;
+    }
+    n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(self->lock_fd, 0) != 0
+        || pwrite(self->lock_fd, pid, (size_t)n, 0) != n)
+        log_warn("cannot write the pid into %s: %s", lock, strerror(errno));
+    return 0;
+}
+
 hub_t *
 hub_new(const hub_options_t *o, errbuf_t *err)
 {
@@ -1505,6 +1782,7 @@ hub_new(const hub_options_t *o, errbuf_t *err)
         errbuf_set(err, "out of memory");
         return NULL;
     }
+    self->lock_fd = -1;
     if (o->sign_key == NULL || keys_secret_kind(o->sign_key) != KEYS_SIGN
         || o->transport_key == NULL
         || keys_secret_kind(o->transport_key) != KEYS_TRANSPORT) {
@@ -1542,6 +1820,11 @@ hub_new(const hub_options_t *o, errbuf_t *err)
         errbuf_set(err, "out of memory");
         goto fail;
     }
+    self->max_age_s = (int64_t)(o->max_age_days > 0 ? o->max_age_days
+                                                    : HUB_MAX_AGE_DAYS)
+                      * 86400;
+    if (s_lock(self, o->data_path, err) != 0)
+        goto fail;
     if ((self->archive = archive_open_flags(o->data_path, o->federation,
              o->archive_flags, err)) == NULL)
         goto fail;
@@ -1659,6 +1942,8 @@ hub_destroy(hub_t **self_p)
     if (self->zctx != NULL)
         zmq_ctx_term(self->zctx);
     archive_destroy(&self->archive);
+    if (self->lock_fd >= 0)
+        close(self->lock_fd);
     if (self->head != NULL)
         csbm__signed__free_unpacked(self->head, NULL);
     free(self->batches[0].jobs);
@@ -1682,13 +1967,15 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
         int stopping = *stop != 0;
 
         if (self->inflight == NULL) {
-            zmq_pollitem_t items[2] = {{self->router, 0, ZMQ_POLLIN, 0},
-                {zap_events(self->zap), 0, ZMQ_POLLIN, 0}};
+            zmq_pollitem_t items[3] = {{self->router, 0, ZMQ_POLLIN, 0},
+                {zap_events(self->zap), 0, ZMQ_POLLIN, 0},
+                {self->pub, 0, ZMQ_POLLIN, 0}};
             int rc;
 
             if (stopping)
                 break;
-            if ((rc = zmq_poll(items, 2, HUB_POLL_MS)) < 0) {
+            if ((rc = zmq_poll(items, self->pub != NULL ? 3 : 2,
+                     HUB_POLL_MS)) < 0) {
                 if (zmq_errno() == EINTR)
                     continue;
                 errbuf_set(err, "poll failed: %s", zmq_strerror(zmq_errno()));

@@ -36,6 +36,7 @@
 #define HUB_VERIFY_THREADS 2   /* the verifiers (one per core of the target) */
 #define HUB_BATCH_BYTES  (256u * 1024 * 1024) /* requests + pull replies */
 #define HUB_MAX_SKEW_S   300   /* created_at may be this far ahead */
+#define HUB_MAX_AGE_DAYS 30    /* and at most this far behind (default) */
 #define HUB_MESSAGE_MAX  512   /* longest reason text sent to a member */
 #define HUB_POLL_MS      500   /* how often the loop looks at the stop flag */
 #define HUB_WITNESS_QUORUM 2   /* cosignatures that make a head witnessed */
@@ -54,6 +55,7 @@ typedef struct {
     int         use_syslog;      /* --syslog */
     int         foreground;      /* --foreground (the hub never forks) */
     int         witness_quorum;  /* --witness-quorum (0: HUB_WITNESS_QUORUM) */
+    int         max_age_days;    /* --max-age-days (0: HUB_MAX_AGE_DAYS) */
 } hub_config_t;
 
 /* Defaults: federation from $CSBM_FEDERATION or CLI_DEFAULT_FEDERATION,
@@ -74,12 +76,16 @@ typedef struct {
     int                  witness_quorum; /* 0: HUB_WITNESS_QUORUM */
     unsigned             archive_flags;  /* 0; ARCHIVE_OPEN_BENCH_NO_LOG
                                             from the benchmark only */
+    int                  max_age_days;   /* 0: HUB_MAX_AGE_DAYS */
 } hub_options_t;
 
 typedef struct hub hub_t;
 
-/* Open the archive, start the ZAP handler, bind the sockets. Caller owns
- * the result (hub_destroy). NULL with err naming what failed. */
+/* Lock the archive (an exclusive flock on "<data_path>.lock", holding the
+ * hub's pid: a second hub on the same archive is refused with "<db> is in
+ * use by another hub (pid N)"), open it, start the ZAP handler, bind the
+ * sockets. Caller owns the result (hub_destroy). NULL with err naming
+ * what failed. */
 hub_t *hub_new(const hub_options_t *opts, errbuf_t *err)
     __attribute__((warn_unused_result));
 
@@ -116,11 +122,28 @@ typedef struct {
  * its signature verifies with the sender's key as of its creation time,
  * that key valid and the sender an active member then; every recipient
  * is known to the keyring; it was not created more than HUB_MAX_SKEW_S
- * after now. Pure: touches nothing but *out, so it may run on any thread.
- * Returns 0 (out->accept = 1) or -1 with out's status, reason, message. */
+ * after now. A key revoked at or before now is refused (KEY_NOT_VALID)
+ * whatever created_at says: a stolen key must not sign backdated
+ * packages; a retired key still verifies as of created_at. Pure: touches
+ * nothing but *out, so it may run on any thread. Returns 0 (out->accept
+ * = 1) or -1 with out's status, reason, message. No bound on age: the
+ * audit re-verifies archived packages with it at their acceptance time. */
 int hub_verify_submit(const keyring_t *keyring, const char *federation,
     const char *user, const uint8_t *env, size_t len, int64_t now,
     hub_verdict_t *out);
+
+/* hub_verify_submit, and also refuse (CLOCK_SKEW) a package created more
+ * than max_age_s before now (0: no bound) — what the hub runs. */
+int hub_verify_submit_max_age(const keyring_t *keyring,
+    const char *federation, const char *user, const uint8_t *env, size_t len,
+    int64_t now, int64_t max_age_s, hub_verdict_t *out);
+
+/* May this request be served: is user, connected with transport key tkey,
+ * still an active member with that key's binding valid at now? (ZAP
+ * checked it at the handshake; a connection may outlive a revocation.)
+ * 0, or -1 with the csbm.ReasonCode in *reason and why in msg. Pure. */
+int hub_admit_request(const keyring_t *keyring, const char *user,
+    const uint8_t tkey[32], int64_t now, int *reason, char *msg, size_t cap);
 
 /* The `csbm hub` verb. */
 int cmd_hub(int argc, char **argv);

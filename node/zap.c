@@ -7,7 +7,9 @@
  *   mechanism | credentials (for CURVE: the client's 32-byte public key)
  * Reply frames:
  *   version "1.0" | request id | status code | status text | user id |
- *   metadata (empty)
+ *   metadata (ZMTP property list: name length (1 byte), name, value length
+ *   (4 bytes, network order), value; for an admitted CURVE client
+ *   "Transport-Key" = its public key in hex, empty otherwise)
  */
 #include "node/zap.h"
 
@@ -88,9 +90,12 @@ zap_admit(const keyring_t *keyring, const uint8_t key[32], int64_t now,
             valid = k;
     }
     if (known == NULL) {
+        char hex[65];
         if (keys_z85(key, z85) != 0)
             snprintf(z85, sizeof z85, "?");
-        snprintf(detail, detail_cap, "unknown transport key %s", z85);
+        sodium_bin2hex(hex, sizeof hex, key, 32);
+        snprintf(detail, detail_cap, "unknown transport key %s (hex %s)", z85,
+            hex);
         return -1;
     }
     snprintf(state, KEYS_OWNER_MAX + 1, "%s", known->pub.owner);
@@ -293,9 +298,12 @@ s_frame_text(zmq_msg_t *m, char *out, size_t cap)
 
 static void
 s_reply(void *sock, zmq_msg_t *request_id, const char *code,
-    const char *text, const char *user)
+    const char *text, const char *user, const uint8_t *key)
 {
     const char *v = "1.0";
+    uint8_t     meta[1 + sizeof ZAP_PROPERTY_TRANSPORT_KEY + 4 + 64 + 1];
+    size_t      nl = strlen(ZAP_PROPERTY_TRANSPORT_KEY), ml = 0;
+    char        hex[65];
 
     zmq_send(sock, v, strlen(v), ZMQ_SNDMORE);
     if (request_id != NULL)
@@ -306,7 +314,19 @@ s_reply(void *sock, zmq_msg_t *request_id, const char *code,
     zmq_send(sock, code, strlen(code), ZMQ_SNDMORE);
     zmq_send(sock, text, strlen(text), ZMQ_SNDMORE);
     zmq_send(sock, user, strlen(user), ZMQ_SNDMORE);
-    zmq_send(sock, "", 0, 0);
+    if (key != NULL) {
+        sodium_bin2hex(hex, sizeof hex, key, 32);
+        meta[ml++] = (uint8_t)nl;
+        memcpy(meta + ml, ZAP_PROPERTY_TRANSPORT_KEY, nl);
+        ml += nl;
+        meta[ml++] = 0;
+        meta[ml++] = 0;
+        meta[ml++] = 0;
+        meta[ml++] = 64;
+        memcpy(meta + ml, hex, 64);
+        ml += 64;
+    }
+    zmq_send(sock, meta, ml, 0);
 }
 
 static void
@@ -332,7 +352,8 @@ s_handle(const zap_t *self, void *sock, void *pipe, s_quiet_t *quiet)
     ev.at = (int64_t)time(NULL);
     if (n < 7 || !s_frame_is(&f[0], "1.0")) {
         log_warn("refused a malformed ZAP request (%d frames)", n);
-        s_reply(sock, n >= 2 ? &f[1] : NULL, "500", "malformed request", "");
+        s_reply(sock, n >= 2 ? &f[1] : NULL, "500", "malformed request", "",
+            NULL);
         s_close_frames(f, n);
         return;
     }
@@ -348,11 +369,11 @@ s_handle(const zap_t *self, void *sock, void *pipe, s_quiet_t *quiet)
     } else if (zap_admit(self->keyring, zmq_msg_data(&f[6]), ev.at, ev.state,
                    ev.detail, sizeof ev.detail) == 0) {
         log_debug("admitted %s from %s", ev.state, ev.address);
-        s_reply(sock, &f[1], "200", "OK", ev.state);
+        s_reply(sock, &f[1], "200", "OK", ev.state, zmq_msg_data(&f[6]));
         s_close_frames(f, n);
         return;
     }
-    s_reply(sock, &f[1], "400", ev.detail, "");
+    s_reply(sock, &f[1], "400", ev.detail, "", NULL);
     if (!s_quiet(quiet, ev.address, mech, n >= 7 ? &f[6] : NULL, ev.at,
             &skipped)) {
         if (skipped > 0) {
@@ -360,7 +381,7 @@ s_handle(const zap_t *self, void *sock, void *pipe, s_quiet_t *quiet)
             snprintf(ev.detail + used, sizeof ev.detail - used,
                 " (and %u earlier attempts)", skipped);
         }
-        log_info("refused handshake from %s: %s", ev.address, ev.detail);
+        log_warn("refused handshake from %s: %s", ev.address, ev.detail);
         s_report(pipe, &ev);
     }
     s_close_frames(f, n);

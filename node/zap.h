@@ -7,8 +7,11 @@
  * "csbm". It admits a client whose CURVE public key is the transport key
  * of a keyring binding valid now, owned by a member that is active now,
  * and answers that member's id as the user id, which libzmq then attaches
- * to every message of the connection ("User-Id" metadata). Everything
- * else is refused with status 400 and logged.
+ * to every message of the connection ("User-Id" metadata), and the key
+ * itself as 64 hex digits in the reply's metadata frame (property
+ * ZAP_PROPERTY_TRANSPORT_KEY), so the hub can check each request against
+ * the keyring at its own time. Everything else is refused with status
+ * 400 and logged at warn with the key in Z85 and hex.
  *
  * The thread talks to its owner only by messages over an inproc PAIR
  * socket: a refused handshake is reported as an event (zap_event) so the
@@ -26,6 +29,7 @@
 
 #define ZAP_ENDPOINT   "inproc://zeromq.zap.01"
 #define ZAP_DETAIL_MAX 512
+#define ZAP_PROPERTY_TRANSPORT_KEY "Transport-Key"
 
 typedef struct zap zap_t;
 

@@ -463,8 +463,35 @@ test_hub_refuses_replays(void **state)
     free(env);
     zmq_close(d);
     assert_int_equal(s_sql_int("SELECT count(*) FROM archive", NULL, 0), 1);
-    assert_true(s_sql_int("SELECT count(*) FROM events WHERE kind = 'refuse' "
-                    "AND reason = 10", NULL, 0) >= 2);
+    /* One refusal event per member and reason a minute. */
+    assert_int_equal(s_sql_int("SELECT count(*) FROM events WHERE kind = "
+                         "'refuse' AND reason = 10", NULL, 0), 1);
+}
+
+/* Another member's package id: refused as a replay without telling where
+ * that package is in the archive. */
+static void
+test_hub_replay_hides_another_senders_position(void **state)
+{
+    const itest_member_t *to[] = {&s_per};
+    void                 *d = s_dealer(&s_chl);
+    envelope_t           *e = envelope_parse(s_first, s_first_len, NULL);
+    uint8_t               id[ENVELOPE_ID_BYTES], *env;
+    size_t                len;
+    Csbm__WireReply      *r;
+
+    (void)state;
+    assert_non_null(e);
+    memcpy(id, envelope_header(e)->package_id.data, sizeof id);
+    envelope_destroy(&e);
+    env = s_seal(&s_chl, to, 1, 1, id, "CHL reuses ARG's id", &len);
+    r = s_submit(d, env, len);
+    assert_int_equal(r->status, CSBM__WIRE_STATUS__WIRE_REJECTED);
+    assert_int_equal(r->reason, CSBM__REASON_CODE__REASON_REPLAY);
+    assert_null(strstr(r->message, "position"));
+    csbm__wire_reply__free_unpacked(r, NULL);
+    free(env);
+    zmq_close(d);
 }
 
 static void
@@ -592,7 +619,7 @@ test_hub_notifies_recipients(void **state)
                 zmq_msg_data(&m));
             zmq_msg_close(&m);
             assert_non_null(n);
-            assert_int_equal(n->position, pos);
+            assert_int_equal(n->position, 0); /* learnt by pulling */
             assert_true(n->archive_size >= pos);
             csbm__notification__free_unpacked(n, NULL);
             got = 1;
@@ -610,7 +637,7 @@ test_hub_refuses_unknown_transport_key(void **state)
     Csbm__WireRequest req;
     Csbm__PingRequest pr = CSBM__PING_REQUEST__INIT;
     errbuf_t          err = {{0}};
-    char              z85[KEYS_Z85_BYTES], needle[128];
+    char              z85[KEYS_Z85_BYTES], needle[192], hex[65];
 
     (void)state;
     csbm__wire_request__init(&req);
@@ -619,12 +646,18 @@ test_hub_refuses_unknown_transport_key(void **state)
     req.body_case = CSBM__WIRE_REQUEST__BODY_PING;
     req.ping = &pr;
     assert_null(wire_call(d, &req, 1500, &err));
-    assert_non_null(strstr(err.msg, "did not answer"));
+    /* The member is told why, not just that the hub is silent. */
+    if (strstr(err.msg, "the hub refused this node's transport key at the "
+            "handshake (ZAP status 400)") == NULL)
+        fail_msg("%s", err.msg);
+    assert_non_null(strstr(err.msg, "csbm registry list"));
     zmq_close(d);
     assert_int_equal(keys_z85(s_eve.transport_pk, z85), 0);
-    snprintf(needle, sizeof needle, "refused handshake from 127.0.0.1: "
-        "unknown transport key %s", z85);
+    snprintf(needle, sizeof needle, "WARN  refused handshake from 127.0.0.1: "
+        "unknown transport key %s (hex ", z85);
     assert_true(itest_file_contains(s_log, needle, 5000));
+    sodium_bin2hex(hex, sizeof hex, s_eve.transport_pk, 32);
+    assert_true(itest_file_contains(s_log, hex, 0));
 }
 
 /* Send raw frames from a dealer and read one reply. */
@@ -734,6 +767,217 @@ test_hub_survives_garbage_and_oversized_messages(void **state)
     assert_true(itest_alive(s_hub));
 }
 
+/* Send a pull from raw dealer d without waiting. */
+static void
+s_pull_nowait(void *d, uint64_t id)
+{
+    Csbm__WireRequest req;
+    Csbm__PullRequest pr = CSBM__PULL_REQUEST__INIT;
+    uint8_t           buf[64];
+    size_t            len;
+
+    csbm__wire_request__init(&req);
+    req.protocol = WIRE_PROTOCOL;
+    req.request_id = id;
+    req.body_case = CSBM__WIRE_REQUEST__BODY_PULL;
+    req.pull = &pr;
+    len = csbm__wire_request__get_packed_size(&req);
+    assert_true(len <= sizeof buf);
+    csbm__wire_request__pack(&req, buf);
+    assert_int_equal(zmq_send(d, buf, len, 0), (int)len);
+}
+
+/* A member that pipelines pulls without reading gets one served per
+ * batch and "busy" for the rest, and polling an empty inbox adds no
+ * event row or log leaf per poll. */
+static void
+test_hub_limits_pipelined_and_empty_pulls(void **state)
+{
+    void    *d = s_dealer(&s_arg);
+    int64_t  events = s_sql_int("SELECT count(*) FROM events WHERE kind = "
+                                "'pull' AND state = 'ARG'", NULL, 0);
+    int      i, got = 0, ok = 0, busy = 0;
+    int      hwm = 0;
+    size_t   hl = sizeof hwm;
+
+    (void)state;
+    assert_int_equal(zmq_getsockopt(d, ZMQ_RCVHWM, &hwm, &hl), 0);
+    assert_int_equal(hwm, WIRE_MEMBER_RCVHWM);
+    for (i = 0; i < 40; i++)
+        s_pull_nowait(d, 5000 + (uint64_t)i);
+    for (;;) {
+        zmq_pollitem_t   item = {d, 0, ZMQ_POLLIN, 0};
+        zmq_msg_t        m;
+        Csbm__WireReply *r;
+
+        if (zmq_poll(&item, 1, got < 40 ? 3000 : 200) <= 0)
+            break;
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, d, 0) >= 0);
+        r = csbm__wire_reply__unpack(NULL, zmq_msg_size(&m),
+            zmq_msg_data(&m));
+        zmq_msg_close(&m);
+        assert_non_null(r);
+        got++;
+        if (r->status == CSBM__WIRE_STATUS__WIRE_OK)
+            ok++;
+        else if (r->status == CSBM__WIRE_STATUS__WIRE_RETRY
+                 && r->reason == CSBM__REASON_CODE__REASON_BUSY)
+            busy++;
+        else
+            fail_msg("pull answered %s: %s", receipt_reason_name(r->reason),
+                r->message);
+        csbm__wire_reply__free_unpacked(r, NULL);
+    }
+    zmq_close(d);
+    assert_true(ok >= 1);
+    assert_true(busy >= 1);
+    /* ARG's inbox is empty and its cursor 0 every time. */
+    assert_true(s_sql_int("SELECT count(*) FROM events WHERE kind = 'pull' "
+                    "AND state = 'ARG'", NULL, 0) <= events + 1);
+    assert_true(itest_alive(s_hub));
+}
+
+/* Only the addressee hears of a package: subscribing to the empty prefix
+ * or to another member's topic gets nothing. */
+static void
+test_hub_notifies_addressee_only(void **state)
+{
+    const itest_member_t *to[] = {&s_per};
+    void                 *arg = s_dealer(&s_arg), *per, *snoop_id, *snoop_all;
+    errbuf_t              err = {{0}};
+    int                   attempt, got = 0, zero = 0;
+    zmq_pollitem_t        items[2];
+
+    (void)state;
+    per = wire_subscribe_socket(s_zctx, s_notify_ep, "PER", s_per.transport_pk,
+        s_per.transport_sk, s_hub_pub.transport_pk, &err);
+    snoop_id = wire_subscribe_socket(s_zctx, s_notify_ep, "PER",
+        s_chl.transport_pk, s_chl.transport_sk, s_hub_pub.transport_pk, &err);
+    assert_non_null(per);
+    assert_non_null(snoop_id);
+    snoop_all = zmq_socket(s_zctx, ZMQ_SUB);
+    assert_non_null(snoop_all);
+    assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_LINGER, &zero, sizeof zero),
+        0);
+    assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_CURVE_SERVERKEY,
+                         s_hub_pub.transport_pk, 32), 0);
+    assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_CURVE_PUBLICKEY,
+                         s_chl.transport_pk, 32), 0);
+    assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_CURVE_SECRETKEY,
+                         s_chl.transport_sk, 32), 0);
+    assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_SUBSCRIBE, "", 0), 0);
+    assert_int_equal(zmq_connect(snoop_all, s_notify_ep), 0);
+    for (attempt = 0; attempt < 20 && !got; attempt++) {
+        zmq_pollitem_t item = {per, 0, ZMQ_POLLIN, 0};
+        uint8_t       *env;
+        size_t         len;
+
+        env = s_seal(&s_arg, to, 1, s_seq, NULL, "for PER only", &len);
+        s_push_ok(arg, env, len, "ARG", s_seq++);
+        free(env);
+        if (zmq_poll(&item, 1, 500) > 0) {
+            char topic[32];
+            assert_int_equal(zmq_recv(per, topic, sizeof topic, 0), 4);
+            got = 1;
+        }
+    }
+    assert_true(got);
+    /* One more, now that every subscription has long arrived. */
+    {
+        uint8_t *env;
+        size_t   len;
+        env = s_seal(&s_arg, to, 1, s_seq, NULL, "for PER again", &len);
+        s_push_ok(arg, env, len, "ARG", s_seq++);
+        free(env);
+    }
+    items[0] = (zmq_pollitem_t){snoop_id, 0, ZMQ_POLLIN, 0};
+    items[1] = (zmq_pollitem_t){snoop_all, 0, ZMQ_POLLIN, 0};
+    assert_int_equal(zmq_poll(items, 2, 1000), 0);
+    assert_true(itest_file_contains(s_log, "refused a notification "
+        "subscription of CHL", 5000));
+    zmq_close(snoop_all);
+    zmq_close(snoop_id);
+    zmq_close(per);
+    zmq_close(arg);
+}
+
+/* A member sending package after refused package gets a signed rejection
+ * for each up to a bound a minute, then an unsigned "busy"; the audit
+ * trail gets one refusal row per reason a minute. */
+static void
+test_hub_bounds_rejections_of_one_member(void **state)
+{
+    const itest_member_t *to[] = {&s_per};
+    void                 *d = s_dealer(&s_per);
+    uint8_t              *env;
+    size_t                len;
+    int                   i, signed_ = 0, busy = 0;
+
+    (void)state;
+    env = s_seal(&s_arg, to, 1, 700, NULL, "not PER's to push", &len);
+    for (i = 0; i < 70; i++) {
+        Csbm__WireReply *r = s_submit(d, env, len);
+        if (r->status == CSBM__WIRE_STATUS__WIRE_REJECTED) {
+            assert_int_equal(r->reason,
+                CSBM__REASON_CODE__REASON_SENDER_MISMATCH);
+            assert_non_null(r->submit);
+            assert_non_null(r->submit->rejection);
+            signed_++;
+        } else {
+            assert_int_equal(r->status, CSBM__WIRE_STATUS__WIRE_RETRY);
+            assert_int_equal(r->reason, CSBM__REASON_CODE__REASON_BUSY);
+            assert_true(r->body_case != CSBM__WIRE_REPLY__BODY_SUBMIT
+                        || r->submit->rejection == NULL);
+            busy++;
+        }
+        csbm__wire_reply__free_unpacked(r, NULL);
+    }
+    free(env);
+    zmq_close(d);
+    assert_true(signed_ >= 1 && signed_ <= 60);
+    assert_true(busy >= 10);
+    assert_true(s_sql_int("SELECT count(*) FROM events WHERE kind = 'refuse' "
+                    "AND state = 'PER'", NULL, 0) <= 2);
+}
+
+/* A second hub on the same archive is refused, naming the first. */
+static void
+test_hub_refuses_second_hub_on_same_archive(void **state)
+{
+    static char pass_env[] = "CSBM_PASSPHRASE=" ITEST_PASSPHRASE;
+    const char *env[] = {pass_env, NULL};
+    char        ep[64], log[ITEST_PATH_MAX + 32], needle[96];
+    const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub_dir,
+        "--keyring", s_keyring, "--data", s_db, "--bind", ep,
+        "--federation", FED, NULL};
+
+    (void)state;
+    itest_endpoint(itest_free_port(), ep, sizeof ep);
+    snprintf(log, sizeof log, "%s/second.log", s_root);
+    assert_int_equal(itest_run(argv, env, NULL, log, 120000), 2);
+    snprintf(needle, sizeof needle, "is in use by another hub (pid %ld)",
+        (long)s_hub);
+    assert_true(itest_file_contains(log, needle, 0));
+    assert_true(itest_alive(s_hub));
+}
+
+/* An endpoint without its scheme is refused with the expected form. */
+static void
+test_hub_explains_endpoint_form(void **state)
+{
+    char        log[ITEST_PATH_MAX + 32];
+    const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub_dir,
+        "--keyring", s_keyring, "--data", s_db, "--bind", "127.0.0.1:7777",
+        "--federation", FED, NULL};
+
+    (void)state;
+    snprintf(log, sizeof log, "%s/bind.log", s_root);
+    assert_int_equal(itest_run(argv, NULL, NULL, log, 60000), 2);
+    assert_true(itest_file_contains(log, "tcp://HOST:PORT", 0));
+    assert_false(itest_file_contains(log, "Invalid argument", 0));
+}
+
 static void
 test_hub_stops_on_sigterm_with_every_receipt_archived(void **state)
 {
@@ -775,11 +1019,17 @@ main(void)
         cmocka_unit_test(test_hub_push_returns_verified_receipt),
         cmocka_unit_test(test_hub_resubmission_returns_original_receipt),
         cmocka_unit_test(test_hub_refuses_replays),
+        cmocka_unit_test(test_hub_replay_hides_another_senders_position),
         cmocka_unit_test(test_hub_refuses_package_of_another_member),
         cmocka_unit_test(test_hub_pull_serves_recipients_only),
         cmocka_unit_test(test_hub_notifies_recipients),
         cmocka_unit_test(test_hub_refuses_unknown_transport_key),
         cmocka_unit_test(test_hub_survives_garbage_and_oversized_messages),
+        cmocka_unit_test(test_hub_limits_pipelined_and_empty_pulls),
+        cmocka_unit_test(test_hub_notifies_addressee_only),
+        cmocka_unit_test(test_hub_bounds_rejections_of_one_member),
+        cmocka_unit_test(test_hub_refuses_second_hub_on_same_archive),
+        cmocka_unit_test(test_hub_explains_endpoint_form),
         cmocka_unit_test(test_hub_stops_on_sigterm_with_every_receipt_archived),
     };
 

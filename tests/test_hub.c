@@ -345,6 +345,106 @@ test_hub_refuses_clock_skew(void **state)
     free(env);
 }
 
+static void
+test_hub_refuses_revoked_key_whatever_created_at(void **state)
+{
+    itest_member_t rev;
+    keyring_t     *tmp = keyring_new(), *kr = keyring_new();
+    keyring_key_t  k;
+    errbuf_t       err = {{0}};
+    hub_verdict_t  v;
+    seal_t         p;
+    size_t         len;
+    uint8_t       *env;
+
+    (void)state;
+    assert_non_null(tmp);
+    assert_non_null(kr);
+    assert_int_equal(itest_member(&rev, "ARG"), 0);
+    /* ARG's key revoked an hour ago (a stolen key), CHL and PER as usual. */
+    assert_int_equal(itest_keyring_bind(tmp, &rev, 0, s_now - 3600,
+                         KEYRING_ACTIVE, 0), 0);
+    k = *keyring_key_at(tmp, 0);
+    k.revoked = 1;
+    snprintf(k.reason, sizeof k.reason, "compromised");
+    assert_int_equal(keyring_add(kr, &k, &err), 0);
+    assert_int_equal(itest_keyring_bind(kr, &s_chl, 0, KEYRING_FOREVER,
+                         KEYRING_ACTIVE, 0), 0);
+    assert_int_equal(itest_keyring_bind(kr, &s_per, 0, KEYRING_FOREVER,
+                         KEYRING_ACTIVE, 0), 0);
+    /* Backdated to before the revocation: refused all the same. */
+    s_defaults(&p);
+    p.created_at = (uint64_t)(s_now - 7200);
+    env = s_seal(&rev, &p, &len);
+    assert_int_equal(hub_verify_submit(kr, FED, "ARG", env, len, s_now, &v),
+        -1);
+    assert_int_equal(v.reason, CSBM__REASON_CODE__REASON_KEY_NOT_VALID);
+    assert_non_null(strstr(v.message, "was revoked at"));
+    assert_non_null(strstr(v.message, "no longer accepted"));
+    /* What the hub accepted before the revocation still verifies as of
+     * its acceptance (the audit re-verifies so). */
+    assert_int_equal(hub_verify_submit(kr, FED, "ARG", env, len,
+                         s_now - 5000, &v), 0);
+    free(env);
+    keyring_destroy(&tmp);
+    keyring_destroy(&kr);
+}
+
+static void
+test_hub_bounds_backdating(void **state)
+{
+    seal_t        p;
+    size_t        len;
+    uint8_t      *env;
+    hub_verdict_t v;
+    int64_t       max = (int64_t)HUB_MAX_AGE_DAYS * 86400;
+
+    (void)state;
+    s_defaults(&p);
+    p.created_at = (uint64_t)(s_now - max - 86400);
+    env = s_seal(&s_arg, &p, &len);
+    assert_int_equal(hub_verify_submit_max_age(s_kr, FED, "ARG", env, len,
+                         s_now, max, &v), -1);
+    assert_int_equal(v.reason, CSBM__REASON_CODE__REASON_CLOCK_SKEW);
+    assert_non_null(strstr(v.message, "--max-age-days"));
+    assert_int_equal(hub_verify_submit(s_kr, FED, "ARG", env, len, s_now, &v),
+        0);
+    free(env);
+    p.created_at = (uint64_t)(s_now - max + 60);
+    env = s_seal(&s_arg, &p, &len);
+    assert_int_equal(hub_verify_submit_max_age(s_kr, FED, "ARG", env, len,
+                         s_now, max, &v), 0);
+    free(env);
+}
+
+static void
+test_hub_admits_requests_by_the_keyring_at_their_time(void **state)
+{
+    char msg[HUB_MESSAGE_MAX];
+    int  reason = 0;
+
+    (void)state;
+    assert_int_equal(hub_admit_request(s_kr, "ARG", s_arg.transport_pk, s_now,
+                         &reason, msg, sizeof msg), 0);
+    /* Withdrawn since T_SINCE: admitted before, not after. */
+    assert_int_equal(hub_admit_request(s_kr, "URY", s_ury.transport_pk,
+                         T_SINCE - 1, &reason, msg, sizeof msg), 0);
+    assert_int_equal(hub_admit_request(s_kr, "URY", s_ury.transport_pk, s_now,
+                         &reason, msg, sizeof msg), -1);
+    assert_int_equal(reason, CSBM__REASON_CODE__REASON_MEMBER_NOT_ACTIVE);
+    /* Key retired at T_SINCE. */
+    assert_int_equal(hub_admit_request(s_kr, "OLD", s_old.transport_pk, s_now,
+                         &reason, msg, sizeof msg), -1);
+    assert_int_equal(reason, CSBM__REASON_CODE__REASON_KEY_NOT_VALID);
+    assert_non_null(strstr(msg, "no longer be served"));
+    assert_int_equal(hub_admit_request(s_kr, "EVE", s_eve.transport_pk, s_now,
+                         &reason, msg, sizeof msg), -1);
+    assert_int_equal(reason, CSBM__REASON_CODE__REASON_UNKNOWN_SENDER);
+    /* ARG's key is ARG's, not CHL's. */
+    assert_int_equal(hub_admit_request(s_kr, "CHL", s_arg.transport_pk, s_now,
+                         &reason, msg, sizeof msg), -1);
+}
+
 int
 main(void)
 {
@@ -358,6 +458,9 @@ main(void)
         cmocka_unit_test(test_hub_refuses_bad_signatures),
         cmocka_unit_test(test_hub_refuses_unknown_recipient),
         cmocka_unit_test(test_hub_refuses_clock_skew),
+        cmocka_unit_test(test_hub_refuses_revoked_key_whatever_created_at),
+        cmocka_unit_test(test_hub_bounds_backdating),
+        cmocka_unit_test(test_hub_admits_requests_by_the_keyring_at_their_time),
     };
 
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -263,6 +263,20 @@ test_wire_sockets_carry_bounds_and_heartbeats(void **state)
             0);
         assert_string_equal(dom, WIRE_ZAP_DOMAIN);
     }
+    {
+        int    hwm = 0;
+        size_t hl = sizeof hwm;
+        assert_int_equal(zmq_getsockopt(rig.router, ZMQ_SNDHWM, &hwm, &hl),
+            0);
+        assert_int_equal(hwm, WIRE_HUB_SNDHWM);
+        hl = sizeof hwm;
+        assert_int_equal(zmq_getsockopt(rig.router, ZMQ_RCVHWM, &hwm, &hl),
+            0);
+        assert_int_equal(hwm, WIRE_HUB_RCVHWM);
+        hl = sizeof hwm;
+        assert_int_equal(zmq_getsockopt(d, ZMQ_RCVHWM, &hwm, &hl), 0);
+        assert_int_equal(hwm, WIRE_MEMBER_RCVHWM);
+    }
     itest_endpoint(itest_free_port(), ep, sizeof ep);
     pub = wire_notify_socket(rig.zctx, ep, s_hub.transport_sk, &err);
     assert_non_null(pub);
@@ -381,7 +395,22 @@ test_wire_refuses_bad_endpoints_and_ids(void **state)
         &err));
     assert_null(wire_member_socket(zctx, "nonsense", s_arg.transport_pk,
         s_arg.transport_sk, s_hub.transport_pk, &err));
-    assert_non_null(strstr(err.msg, "cannot connect to nonsense"));
+    assert_non_null(strstr(err.msg, "tcp://HOST:PORT"));
+    /* The scheme forgotten: say the expected form, not "Invalid
+     * argument". */
+    assert_null(wire_member_socket(zctx, "127.0.0.1:7777", s_arg.transport_pk,
+        s_arg.transport_sk, s_hub.transport_pk, &err));
+    assert_non_null(strstr(err.msg, "\"127.0.0.1:7777\" is not an endpoint: "
+        "write tcp://HOST:PORT"));
+    assert_null(wire_hub_socket(zctx, "127.0.0.1:7777", s_hub.transport_sk,
+        &err));
+    assert_non_null(strstr(err.msg, "tcp://HOST:PORT"));
+    assert_int_equal(wire_endpoint_check("tcp://127.0.0.1:0", &err), -1);
+    assert_int_equal(wire_endpoint_check("tcp://127.0.0.1:", &err), -1);
+    assert_int_equal(wire_endpoint_check("tcp://:7701", &err), -1);
+    assert_int_equal(wire_endpoint_check("tcp://0.0.0.0:7701", &err), 0);
+    assert_int_equal(wire_endpoint_check("tcp://[::1]:7701", &err), 0);
+    assert_int_equal(wire_endpoint_check("ipc:///run/csbm/hub", &err), 0);
     assert_null(wire_subscribe_socket(zctx, "tcp://127.0.0.1:1",
         "MUCH-TOO-LONG-IDENTITY", s_arg.transport_pk, s_arg.transport_sk,
         s_hub.transport_pk, &err));

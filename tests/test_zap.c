@@ -157,6 +157,7 @@ typedef struct {
     zap_t *zap;
     void  *router;
     void  *pub;
+    char   tkey[80]; /* Transport-Key of the last message received */
     char   ep[64], notify_ep[64];
 } rig_t;
 
@@ -230,6 +231,8 @@ s_router_recv(rig_t *r, int ms, char *user, size_t cap)
     assert_true(zmq_msg_recv(&m, r->router, 0) >= 0);
     u = zmq_msg_gets(&m, "User-Id");
     snprintf(user, cap, "%s", u != NULL ? u : "");
+    u = zmq_msg_gets(&m, ZAP_PROPERTY_TRANSPORT_KEY);
+    snprintf(r->tkey, sizeof r->tkey, "%s", u != NULL ? u : "");
     len = (int)zmq_msg_size(&m);
     zmq_msg_close(&rid);
     zmq_msg_close(&m);
@@ -249,6 +252,26 @@ test_zap_thread_admits_and_names_member(void **state)
     assert_int_equal(zmq_send(c, "hello", 5, 0), 5);
     assert_int_equal(s_router_recv(&rig, 5000, user, sizeof user), 5);
     assert_string_equal(user, "ARG");
+    zmq_close(c);
+    s_rig_end(&rig);
+}
+
+/* The ZAP reply's metadata carries the admitted key, for the hub's check
+ * of every request against the keyring at the request's time. */
+static void
+test_zap_thread_attaches_transport_key(void **state)
+{
+    rig_t rig;
+    void *c;
+    char  user[32], hex[65];
+
+    (void)state;
+    s_rig(&rig);
+    c = s_client(&rig, &s_arg);
+    assert_int_equal(zmq_send(c, "hello", 5, 0), 5);
+    assert_int_equal(s_router_recv(&rig, 5000, user, sizeof user), 5);
+    sodium_bin2hex(hex, sizeof hex, s_arg.transport_pk, 32);
+    assert_string_equal(rig.tkey, hex);
     zmq_close(c);
     s_rig_end(&rig);
 }
@@ -400,6 +423,7 @@ test_zap_guards_notifications(void **state)
     /* Publish until the admitted subscriber hears (subscriptions travel
      * after the handshake). */
     for (i = 0; i < 100 && !got; i++) {
+        (void)wire_notify_admit(rig.pub, NULL, NULL);
         zmq_send(rig.pub, "PER ", 4, ZMQ_SNDMORE);
         zmq_send(rig.pub, "not for ARG", 11, 0);
         zmq_send(rig.pub, "ARG ", 4, ZMQ_SNDMORE);
@@ -433,6 +457,7 @@ main(void)
         cmocka_unit_test(test_zap_refuses_withdrawn_and_suspended_members),
         cmocka_unit_test(test_zap_follows_key_validity),
         cmocka_unit_test(test_zap_thread_admits_and_names_member),
+        cmocka_unit_test(test_zap_thread_attaches_transport_key),
         cmocka_unit_test(test_zap_thread_refuses_withdrawn_and_unknown),
         cmocka_unit_test(test_zap_thread_refuses_plain_and_wrong_server_key),
         cmocka_unit_test(test_zap_thread_bounds_reports_of_a_key_flood),
