@@ -66,6 +66,8 @@
 #define S_REJECTS_PER_MIN 60 /* signed rejections per member per window;
                                 beyond: unsigned WIRE_RETRY, REASON_BUSY */
 #define S_REASONS        16  /* csbm.ReasonCode values */
+#define S_EMPTY_PULLS_PER_MIN 60 /* empty pulls recorded per member and
+                                    window, whatever their cursors */
 
 typedef enum {
     S_JOB_BAD = 0, /* answered with status/reason/message only */
@@ -163,8 +165,11 @@ struct hub {
     struct s_user {
         char     user[KEYS_OWNER_MAX + 1];
         int64_t  used;          /* last batch that touched it (LRU) */
-        int64_t  empty_at;      /* last empty pull recorded, and its */
-        uint64_t empty_after;   /* cursor */
+        int64_t  empty_at;      /* last empty pull recorded, its */
+        uint64_t empty_after;   /* cursor, */
+        uint64_t empty_log;     /* and the log's size after its leaf */
+        int64_t  empty_since;   /* the window of empty_count */
+        unsigned empty_count;   /* empty pulls recorded in it */
         int64_t  refuse_at[S_REASONS];
         unsigned refuse_dropped[S_REASONS];
         int64_t  reject_since;
@@ -723,6 +728,7 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
     char                     detail[ARCHIVE_DETAIL_MAX];
     size_t                   used = 0, i;
     archive_event_t          ev;
+    struct s_user           *empty = NULL;
 
     if (max == 0 || max > WIRE_MAX_PAGE_ITEMS)
         max = WIRE_MAX_PAGE_ITEMS;
@@ -740,14 +746,25 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
         n == 1 ? "" : "s");
 
     if (n == 0) {
-        /* A member polling an empty inbox: one event and leaf per cursor
-         * and S_QUIET_S, not one per poll. */
+        /* A member polling an empty inbox adds no event and no leaf per
+         * poll: an empty pull is not recorded again while nothing else
+         * was logged since the member's last recorded one at the same
+         * cursor (within S_QUIET_S), nor past S_EMPTY_PULLS_PER_MIN a
+         * window whatever the cursor. */
         struct s_user *u = s_user(self, job->user);
-        if (u->empty_at != 0 && self->now - u->empty_at < S_QUIET_S
-            && u->empty_after == pr->after)
+        if (self->now - u->empty_since >= S_QUIET_S) {
+            u->empty_since = self->now;
+            u->empty_count = 0;
+        }
+        if (u->empty_count >= S_EMPTY_PULLS_PER_MIN
+            || (u->empty_at != 0 && self->now - u->empty_at < S_QUIET_S
+                && u->empty_after == pr->after
+                && u->empty_log == archive_log_size(self->archive)))
             return 0;
         u->empty_at = self->now;
         u->empty_after = pr->after;
+        u->empty_count++;
+        empty = u;
     }
     used = (size_t)snprintf(detail, sizeof detail, "after %llu: %ld item%s",
         (unsigned long long)pr->after, n, n == 1 ? "" : "s");
@@ -777,6 +794,8 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
                 pos, i, NULL, berr) != 0)
             return -1;
     }
+    if (empty != NULL)
+        empty->empty_log = archive_log_size(self->archive);
     return 0;
 }
 
