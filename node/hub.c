@@ -66,6 +66,12 @@
 #define S_REJECTS_PER_MIN 60 /* signed rejections per member per window;
                                 beyond: unsigned WIRE_RETRY, REASON_BUSY */
 #define S_REASONS        16  /* csbm.ReasonCode values */
+/* Pull replies per member: at most S_PULL_BYTES in each S_PULL_WINDOW_S
+ * (beyond: WIRE_RETRY, REASON_BUSY). The window outlasts the heartbeat
+ * timeout that drops a connection which stopped reading, so what the hub
+ * holds queued for a member is bounded by about twice S_PULL_BYTES. */
+#define S_PULL_BYTES     (96u * 1024 * 1024)
+#define S_PULL_WINDOW_S  10
 #define S_EMPTY_PULLS_PER_MIN 60 /* empty pulls recorded per member and
                                     window, whatever their cursors */
 
@@ -174,6 +180,8 @@ struct hub {
         unsigned refuse_dropped[S_REASONS];
         int64_t  reject_since;
         unsigned rejects;
+        int64_t  pull_since;    /* the window of pull_bytes */
+        size_t   pull_bytes;    /* pull replies sent in it */
     } users[S_USER_SLOTS];
 };
 
@@ -728,13 +736,30 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
     char                     detail[ARCHIVE_DETAIL_MAX];
     size_t                   used = 0, i;
     archive_event_t          ev;
-    struct s_user           *empty = NULL;
+    struct s_user           *empty = NULL, *quota;
+    size_t                   room;
 
     if (max == 0 || max > WIRE_MAX_PAGE_ITEMS)
         max = WIRE_MAX_PAGE_ITEMS;
     csbm__pull_reply__init(&job->pull);
+    quota = s_user(self, job->user);
+    if (self->now - quota->pull_since >= S_PULL_WINDOW_S) {
+        quota->pull_since = self->now;
+        quota->pull_bytes = 0;
+    }
+    if (quota->pull_bytes >= S_PULL_BYTES) {
+        job->busy = 1;
+        job->needs_commit = 0;
+        s_job_answer(job, CSBM__WIRE_STATUS__WIRE_RETRY,
+            CSBM__REASON_CODE__REASON_BUSY, "%s pulled %zu MiB in the last "
+            "%d s, the most the hub sends a member; pull again in a few "
+            "seconds", job->user, quota->pull_bytes >> 20, S_PULL_WINDOW_S);
+        return 0;
+    }
+    room = S_PULL_BYTES - quota->pull_bytes;
     n = archive_page(self->archive, job->user, pr->after, max,
-        WIRE_MAX_PAGE_BYTES, s_page_item, job, &more, &err);
+        room < WIRE_MAX_PAGE_BYTES ? room : WIRE_MAX_PAGE_BYTES, s_page_item,
+        job, &more, &err);
     if (n < 0) {
         log_error("pull by %s: %s", job->user, err.msg);
         s_job_retry(job, "archive read failed");
@@ -742,6 +767,8 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
     }
     job->pull.more = more ? 1 : 0;
     job->pull.cursor = n > 0 ? job->pull.items[n - 1]->position : pr->after;
+    for (i = 0; i < (size_t)n; i++)
+        quota->pull_bytes += job->pull.items[i]->envelope.len + 512;
     s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "%ld item%s", n,
         n == 1 ? "" : "s");
 

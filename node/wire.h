@@ -32,11 +32,13 @@
 #define WIRE_TOPIC_MAX       24
 /* Queue bounds (messages per connection). A member that sends requests
  * without reading the replies fills its own queue: the hub queues at most
- * WIRE_HUB_SNDHWM replies for it and drops the rest; it reads at most
- * WIRE_HUB_RCVHWM requests ahead. */
-#define WIRE_HUB_SNDHWM      8
+ * WIRE_HUB_SNDHWM replies for it (one batch's worth, so a member that
+ * keeps a batch of requests in flight and reads loses none) and drops the
+ * rest; it reads at most WIRE_HUB_RCVHWM requests ahead. The bytes of
+ * pull replies are bounded per member by the hub (node/hub.c). */
+#define WIRE_HUB_SNDHWM      64
 #define WIRE_HUB_RCVHWM      64
-#define WIRE_MEMBER_RCVHWM   8
+#define WIRE_MEMBER_RCVHWM   64
 
 /* Is endpoint one this program can use: tcp://HOST:PORT (PORT 1..65535,
  * or * to bind any), ipc://PATH or inproc://NAME? 0, or -1 with err
