@@ -15,7 +15,8 @@
  * out[0..n) (caller destroys them). Returns 0, or -1 with err; on failure
  * none stays loaded. */
 int cmd_exchange_load_keys(const cli_common_t *c, const char *owner,
-    const keys_kind_t *kinds, keys_secret_t **out, size_t n, errbuf_t *err)
+                           const keys_kind_t *kinds, keys_secret_t **out,
+                           size_t n, errbuf_t *err)
     __attribute__((warn_unused_result));
 
 #endif
