@@ -138,7 +138,7 @@ cmd_validate(int argc, char **argv)
     static const struct option longopts[] = {COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
     cli_common_t c;
     int          i, rc = CLI_OK, p;
-    json_t      *all = json_array();
+    json_t      *all;
 
     if ((p = s_parse(argc, argv, longopts, &c, NULL, NULL, s_validate_usage)))
         return p > 0 ? CLI_OK : CLI_ERROR;
@@ -147,6 +147,7 @@ cmd_validate(int argc, char **argv)
         s_validate_usage(stderr);
         return CLI_ERROR;
     }
+    all = json_array();
     for (i = optind; i < argc; i++) {
         errbuf_t           err = {{0}};
         validate_report_t *rep = calloc(1, sizeof *rep);
