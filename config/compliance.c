@@ -520,7 +520,7 @@ compliance_render_table(const compliance_t *self, FILE *out, errbuf_t *err)
     compliance_cell_t  c;
     char               due[32], now[32], buf[64];
     size_t             i, width = 5;
-    int                k;
+    int                k, starred = 0;
     const s_member_t  *row;
 
     if (self == NULL || out == NULL) {
@@ -552,14 +552,18 @@ compliance_render_table(const compliance_t *self, FILE *out, errbuf_t *err)
         for (k = 0; k < COMPLIANCE_KIND_COUNT; k++) {
             s_verdict(self, row->row, (compliance_kind_t)k, &c);
             s_cell_text(&c, (compliance_kind_t)k, buf, sizeof buf);
+            starred |= buf[0] != '\0' && buf[strlen(buf) - 1] == '*';
             /* No padding after the last column: no trailing blanks. */
             fprintf(out, "  %-*s", k + 1 < COMPLIANCE_KIND_COUNT ? 15 : 0,
                 buf);
         }
         fprintf(out, "\n");
     }
-    fprintf(out, "\n* several accepted packages (amendments): the earliest "
-        "decided timeliness\n");
+    if (starred) /* the footnote explains a mark that is there */
+        fprintf(out, "\n* several accepted packages (amendments): the "
+            "earliest decided timeliness\n");
+    else
+        fprintf(out, "\n");
     fprintf(out, "Records: %llu read, %llu counted, %llu refused, %llu for "
         "another year, %llu accepted after the evaluation time, %llu from "
         "non-members, %llu invalid\n",

@@ -795,7 +795,28 @@ test_compliance_renders_table(void **state)
     assert_non_null(strstr(buf, "MISSING 30d"));
     assert_non_null(strstr(buf, "32 read, 24 counted, 1 refused"));
     assert_non_null(strstr(buf, "not in the member list: ESP (2)\n"));
+    assert_non_null(strstr(buf, "\n* several accepted packages"));
     assert_null(strstr(buf, " \n"));
+    free(buf);
+    compliance_destroy(&c);
+}
+
+static void
+test_compliance_table_footnote_only_with_amendments(void **state)
+{
+    compliance_t *c = s_matrix(T_NOW, NULL);
+    char         *buf = NULL;
+    size_t        len = 0;
+    FILE         *f = open_memstream(&buf, &len);
+    errbuf_t      err = {{0}};
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(compliance_render_table(c, f, &err), 0);
+    assert_int_equal(fclose(f), 0);
+    assert_null(strchr(buf, '*'));
+    assert_null(strstr(buf, "amendments"));
+    assert_non_null(strstr(buf, "\nRecords: "));
     free(buf);
     compliance_destroy(&c);
 }
@@ -836,6 +857,7 @@ main(void)
             test_compliance_cell_rejects_non_members_and_bad_kinds),
         cmocka_unit_test(test_compliance_renders_json),
         cmocka_unit_test(test_compliance_renders_table),
+        cmocka_unit_test(test_compliance_table_footnote_only_with_amendments),
         cmocka_unit_test(test_compliance_render_reports_write_errors),
     };
 
