@@ -1,6 +1,6 @@
 /*
  * csbm_bench_audit: the throughput and memory of `csbm audit verify`
- * (scripts/bench --audit; tracker issue 5).
+ * (scripts/bench --audit).
  *
  * Builds, once, a hub archive of --entries packages (default 1,000,000)
  * in a temporary directory: small envelopes sealed and signed by a few
