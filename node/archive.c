@@ -110,6 +110,7 @@ enum {
     S_COSIG_COUNT,
     S_COSIG_LIST,
     S_COSIG_SIZES,
+    S_COSIG_SINCE,
     S_COUNT_STMTS
 };
 
@@ -155,6 +156,8 @@ static const char *const s_sql[S_COUNT_STMTS] = {
                      "WHERE size = ? ORDER BY witness",
     [S_COSIG_SIZES] = "SELECT DISTINCT size FROM cosignatures "
                       "ORDER BY size DESC LIMIT ?",
+    [S_COSIG_SINCE] = "SELECT count(DISTINCT witness) FROM cosignatures "
+                      "WHERE size >= ?",
 };
 
 static const char s_schema[] =
@@ -1356,6 +1359,24 @@ archive_cosign_foreach(archive_t *self, uint64_t size, archive_cosign_fn fn,
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return out;
+}
+
+long
+archive_cosign_witnesses_since(archive_t *self, uint64_t size, errbuf_t *err)
+{
+    sqlite3_stmt *st = self->st[S_COSIG_SINCE];
+    long          n = -1;
+
+    if (size > (uint64_t)INT64_MAX)
+        return 0;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(st, 0);
+    else
+        s_db_error(self, err, "counting witnesses");
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return n;
 }
 
 int

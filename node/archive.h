@@ -234,6 +234,13 @@ int archive_cosign_foreach(archive_t *self, uint64_t size,
     archive_cosign_fn fn, void *ctx, errbuf_t *err)
     __attribute__((warn_unused_result));
 
+/* How many distinct witnesses have cosigned the head of this size or a
+ * later one (size >= this): the witnesses of that head, since the heads
+ * form one append-only chain and each cosigner verified consistency from
+ * its own earlier head. Returns the count or -1. */
+long archive_cosign_witnesses_since(archive_t *self, uint64_t size,
+    errbuf_t *err) __attribute__((warn_unused_result));
+
 /* The sizes of the newest cosigned heads, newest first, at most max. */
 int archive_cosigned_sizes(archive_t *self, uint64_t *sizes, size_t max,
     size_t *n, errbuf_t *err) __attribute__((warn_unused_result));

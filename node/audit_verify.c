@@ -108,6 +108,11 @@ typedef struct {
     size_t                 out; /* submitted, not yet reported */
     uint64_t               next_seq, next_emit;
     int                    broken; /* a pipe failed: stop */
+    /* The heads pass 1 found a problem with (off the verified chain),
+     * ascending. */
+    int64_t               *bad;
+    size_t                 n_bad, cap_bad;
+    int                    bad_lost; /* out of memory: trust no chain */
 } s_audit_t;
 
 /* What a verifier thread needs: read-only. */
@@ -593,6 +598,43 @@ s_node_cmp(void *ctx, unsigned level, uint64_t index,
     return 0;
 }
 
+/* A head with a problem: not on the verified chain of heads. */
+static void
+s_head_bad(s_audit_t *a, int64_t size)
+{
+    if (a->n_bad > 0 && a->bad[a->n_bad - 1] == size)
+        return;
+    if (a->n_bad == a->cap_bad) {
+        size_t   cap = a->cap_bad ? a->cap_bad * 2 : 16;
+        int64_t *v = realloc(a->bad, cap * sizeof *v);
+        if (v == NULL) {
+            a->bad_lost = 1;
+            return;
+        }
+        a->bad = v;
+        a->cap_bad = cap;
+    }
+    a->bad[a->n_bad++] = size;
+}
+
+/* Whether pass 1 found a problem with the head of this size. */
+static int
+s_head_is_bad(const s_audit_t *a, int64_t size)
+{
+    size_t lo = 0, hi = a->n_bad;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->bad[mid] == size)
+            return 1;
+        if (a->bad[mid] < size)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
 /* One stored head: signature, fields, origin, time order. */
 static void
 s_check_head(s_audit_t *a, sqlite3_stmt *hs, int64_t *last_ts,
@@ -612,6 +654,7 @@ s_check_head(s_audit_t *a, sqlite3_stmt *hs, int64_t *last_ts,
     a->rep->newest_size = size;
     a->rep->newest_timestamp = sqlite3_column_int64(hs, 1);
     if (s == NULL) {
+        s_head_bad(a, (int64_t)size);
         s_problem(a, (int64_t)size - 1, -1, "tree head of size %llu: the "
             "signed head does not parse", (unsigned long long)size);
         return;
@@ -619,22 +662,29 @@ s_check_head(s_audit_t *a, sqlite3_stmt *hs, int64_t *last_ts,
     if (treehead_decode(s->statement.data, s->statement.len, th, &why) != 0
         || (k = s_hub_key(a->kr, s, th->timestamp, &why)) == NULL
         || treehead_verify(s, k->pub.sign_pk, th, &why) != 0) {
+        s_head_bad(a, (int64_t)size);
         s_problem(a, (int64_t)size - 1, -1, "tree head of size %llu: %s",
             (unsigned long long)size, why.msg);
     } else {
         if (th->size != size || th->timestamp != sqlite3_column_int64(hs, 1)
             || sqlite3_column_bytes(hs, 2) != MERKLE_HASH_BYTES
             || memcmp(sqlite3_column_blob(hs, 2), th->root,
-                   MERKLE_HASH_BYTES) != 0)
+                   MERKLE_HASH_BYTES) != 0) {
+            s_head_bad(a, (int64_t)size);
             s_problem(a, (int64_t)size - 1, -1, "tree head of size %llu: the "
                 "stored size, time or root differ from the signed head",
                 (unsigned long long)size);
-        if (strcmp(th->origin, a->federation) != 0)
+        }
+        if (strcmp(th->origin, a->federation) != 0) {
+            s_head_bad(a, (int64_t)size);
             s_problem(a, (int64_t)size - 1, -1, "tree head of size %llu is "
                 "of the log of \"%s\"", (unsigned long long)size, th->origin);
-        if (th->timestamp < *last_ts)
+        }
+        if (th->timestamp < *last_ts) {
+            s_head_bad(a, (int64_t)size);
             s_problem(a, (int64_t)size - 1, -1, "tree head of size %llu is "
                 "older than the head before it", (unsigned long long)size);
+        }
         *last_ts = th->timestamp;
     }
     csbm__signed__free_unpacked(s, NULL);
@@ -823,11 +873,14 @@ s_pass_log(s_audit_t *a, FILE *progress, errbuf_t *err)
         while (hrc == SQLITE_ROW && head_size <= (int64_t)f.size) {
             if (head_size == (int64_t)f.size) {
                 merkle_frontier_root(&f, root);
-                if (memcmp(root, th.root, MERKLE_HASH_BYTES) != 0)
+                if (memcmp(root, th.root, MERKLE_HASH_BYTES) != 0) {
+                    s_head_bad(a, head_size);
                     s_problem(a, head_size - 1, -1, "the signed tree head "
                         "of size %lld has another root than the tree "
                         "recomputed from the archive", (long long)head_size);
+                }
             } else {
+                s_head_bad(a, head_size);
                 s_problem(a, head_size - 1, -1, "the signed tree head of "
                     "size %lld matches no point of the log",
                     (long long)head_size);
@@ -845,6 +898,7 @@ s_pass_log(s_audit_t *a, FILE *progress, errbuf_t *err)
                 a->rep->problems == 1 ? "" : "s");
     }
     while (!failed && hrc == SQLITE_ROW) {
+        s_head_bad(a, head_size);
         s_problem(a, head_size - 1, -1, "the signed tree head of size %lld "
             "covers more leaves than the log holds (%llu): the log was "
             "truncated", (long long)head_size, (unsigned long long)f.size);
@@ -913,15 +967,107 @@ typedef struct {
     size_t  valid;
 } s_tally_t;
 
+/* A witness and the newest head on the verified chain it validly
+ * cosigned (pass 3). */
+typedef struct {
+    char    name[KEYS_OWNER_MAX + 1];
+    int64_t newest;
+} s_witness_t;
+
+typedef struct {
+    s_witness_t *v;
+    size_t       n, cap;
+} s_witnesses_t;
+
+/* A head off the verified chain is witnessed only by its own valid
+ * cosignatures, as it cannot borrow a later head's. */
 static void
 s_tally_close(s_audit_t *a, const s_tally_t *t)
 {
-    if (t->size > 0 && t->valid >= a->rep->quorum)
+    if (t->size > 0 && t->valid >= a->rep->quorum && !a->bad_lost
+        && s_head_is_bad(a, t->size))
         a->rep->heads_witnessed++;
 }
 
+/* Note that w validly cosigned the head of this size on the verified
+ * chain. */
+static int
+s_witness_note(s_witnesses_t *ws, const char *w, int64_t size)
+{
+    size_t i;
+
+    for (i = 0; i < ws->n; i++)
+        if (strcmp(ws->v[i].name, w) == 0) {
+            if (size > ws->v[i].newest)
+                ws->v[i].newest = size;
+            return 0;
+        }
+    if (ws->n == ws->cap) {
+        size_t       cap = ws->cap ? ws->cap * 2 : 16;
+        s_witness_t *v = realloc(ws->v, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        ws->v = v;
+        ws->cap = cap;
+    }
+    snprintf(ws->v[ws->n].name, sizeof ws->v[0].name, "%s", w);
+    ws->v[ws->n++].newest = size;
+    return 0;
+}
+
+static int
+s_newest_desc(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/* The heads on the verified chain that are witnessed: those of size up
+ * to the quorum-th newest head the distinct witnesses cosigned. Pass 1
+ * checked every head against the one tree recomputed from the log, so
+ * the heads form one append-only chain; each cosigner verified the head
+ * it cosigned consistent with its own earlier head; and so a member that
+ * cosigned a head vouches for every earlier head of the chain too. */
+static int
+s_count_witnessed(s_audit_t *a, s_witnesses_t *ws, errbuf_t *err)
+{
+    int64_t      *newest, upto;
+    sqlite3_stmt *st;
+    size_t        i;
+    int64_t       n = 0;
+
+    if (a->bad_lost || ws->n < a->rep->quorum)
+        return 0;
+    if ((newest = malloc(ws->n * sizeof *newest)) == NULL) {
+        errbuf_set(err, "out of memory counting the witnesses");
+        return -1;
+    }
+    for (i = 0; i < ws->n; i++)
+        newest[i] = ws->v[i].newest;
+    qsort(newest, ws->n, sizeof *newest, s_newest_desc);
+    upto = newest[a->rep->quorum - 1];
+    free(newest);
+    if ((st = s_prepare(a, "SELECT count(*) FROM heads WHERE size <= ?",
+             err)) == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, upto);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        errbuf_set(err, "%s: counting the heads: %s", a->path,
+            sqlite3_errmsg(a->db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    for (i = 0; i < a->n_bad && a->bad[i] <= upto; i++)
+        n--;
+    if (n > 0)
+        a->rep->heads_witnessed += (uint64_t)n;
+    return 0;
+}
+
 /* Pass 3: cosignatures against the heads they name; the witnesses of the
- * newest head. */
+ * newest head; the heads witnessed. */
 static int
 s_pass_cosign(s_audit_t *a, errbuf_t *err)
 {
@@ -929,7 +1075,8 @@ s_pass_cosign(s_audit_t *a, errbuf_t *err)
         "c.signature, h.signed FROM cosignatures c LEFT JOIN heads h "
         "ON h.size = c.size ORDER BY c.size, c.witness", err);
     s_tally_t     t = {0, 0};
-    int           rc;
+    s_witnesses_t ws = {NULL, 0, 0};
+    int           rc, out = 0;
 
     if (st == NULL)
         return -1;
@@ -965,6 +1112,9 @@ s_pass_cosign(s_audit_t *a, errbuf_t *err)
                 (long long)size, why.msg[0] ? why.msg : "no such head");
         } else {
             t.valid++;
+            if (!a->bad_lost && !s_head_is_bad(a, size)
+                && s_witness_note(&ws, (const char *)w, size) != 0)
+                a->bad_lost = 1;
             if ((uint64_t)size == a->rep->newest_size) {
                 audit_verify_report_t *r = a->rep;
                 if (r->n_newest_witnesses < AUDIT_WITNESSES_MAX)
@@ -982,9 +1132,15 @@ s_pass_cosign(s_audit_t *a, errbuf_t *err)
     if (rc != SQLITE_DONE) {
         errbuf_set(err, "%s: reading cosignatures: %s", a->path,
             sqlite3_errmsg(a->db));
-        return -1;
+        out = -1;
+    } else if (a->bad_lost) {
+        errbuf_set(err, "out of memory counting the witnesses");
+        out = -1;
+    } else {
+        out = s_count_witnessed(a, &ws, err);
     }
-    return 0;
+    free(ws.v);
+    return out;
 }
 
 int
@@ -1053,6 +1209,7 @@ audit_verify(const char *path, const audit_verify_opts_t *opts,
         goto done;
     rc = 0;
 done:
+    free(a.bad);
     sqlite3_finalize(st);
     sqlite3_finalize(a.node_st);
     if (a.db != NULL)

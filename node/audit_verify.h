@@ -46,7 +46,10 @@ typedef struct {
     uint64_t heads;
     uint64_t cosignatures;
     uint64_t problems;
-    uint64_t heads_witnessed; /* heads with >= quorum valid cosignatures */
+    /* Heads witnessed: on the verified chain, with >= quorum distinct
+     * members that validly cosigned the head or a later one of the
+     * chain; off it, with >= quorum valid cosignatures of its own. */
+    uint64_t heads_witnessed;
     uint64_t newest_size;     /* the newest signed head (0: none) */
     int64_t  newest_timestamp;
     /* The members whose valid cosignature the newest head carries, sorted

@@ -1279,10 +1279,16 @@ s_cosign(hub_t *self, s_job_t *job, errbuf_t *err)
              cs->key_id.data, cs->signature.data, self->now, err)) < 0)
         return -1;
     job->needs_commit = 1;
+    /* A head is witnessed by whoever cosigned it or a later head: the
+     * heads are one append-only chain and each cosigner verified
+     * consistency from its own earlier head. */
+    if ((count = archive_cosign_witnesses_since(self->archive, th.size, err))
+        < 0)
+        return -1;
     job->cosign.cosignatures = (uint32_t)count;
     job->cosign.witnessed = (uint32_t)count >= self->quorum;
     s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "head of size %llu "
-        "cosigned by %ld witness%s%s", (unsigned long long)th.size, count,
+        "witnessed by %ld member%s%s", (unsigned long long)th.size, count,
         count == 1 ? "" : "es", job->cosign.witnessed ? ", witnessed" : "");
     return 0;
 }

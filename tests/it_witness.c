@@ -12,7 +12,8 @@
  * diverge after a common prefix); when BOL meets the view that ARG and
  * CHL cosigned, its node detects that its own head is not a prefix of
  * it, keeps both heads as evidence, exits non-zero, and `csbm log` shows
- * the evidence.
+ * the evidence. A cosignature the hub refuses is reported by the pull and
+ * the daemon, and the pull still succeeds.
  */
 /* clang-format off: cmocka.h needs the four headers before it */
 #include <setjmp.h>
@@ -28,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
+#include "crypto/keys.h"
 #include "tests/support/itest.h"
 #include "tests/support/xfix.h"
 
@@ -203,6 +207,71 @@ test_witness_cosignatures_reach_the_quorum(void **state)
                      0);
 }
 
+/* ------------------------------------------------ later heads vouch --- */
+
+/* ARG and BOL each cosign another head (sizes s1 < s2): with the quorum
+ * of 2, the head s1 and those before it are witnessed (both members
+ * cosigned it or a later head of the one chain) and s2 (BOL alone) is
+ * not. */
+static void
+test_witness_later_heads_count_for_earlier(void **state)
+{
+    xfix_run_t *r = &xfix_run;
+    char        db[ITEST_PATH_MAX], want[128];
+    json_t     *o, *head, *w;
+    int64_t     s1, s2, upto, heads;
+
+    (void)state;
+    s_push(300);
+    xfix_csbm(r, "ARG", "pull", NULL);
+    assert_int_equal(r->code, 0);
+    xfix_csbm(r, "BOL", "pull", NULL);
+    assert_int_equal(r->code, 0);
+
+    s_hub_db(db, sizeof db);
+    s1 = xfix_sql_int(db, "SELECT max(size) FROM cosignatures "
+                          "WHERE witness = 'ARG'", NULL);
+    s2 = xfix_sql_int(db, "SELECT max(size) FROM cosignatures "
+                          "WHERE witness = 'BOL'", NULL);
+    assert_true(s1 > 0);
+    assert_true(s1 < s2);
+    assert_int_equal(xfix_sql_int(db, "SELECT max(size) FROM heads", NULL),
+                     s2);
+    /* No head carries two cosignatures of its own. */
+    assert_int_equal(xfix_sql_int(db, "SELECT count(*) FROM (SELECT size "
+                                      "FROM cosignatures GROUP BY size "
+                                      "HAVING count(*) >= 2)", NULL),
+                     0);
+    upto = xfix_sql_int(db, "SELECT count(*) FROM heads WHERE size <= "
+                            "(SELECT max(size) FROM cosignatures "
+                            "WHERE witness = 'ARG')", NULL);
+    heads = xfix_sql_int(db, "SELECT count(*) FROM heads", NULL);
+    assert_true(upto >= 1);
+    assert_true(upto < heads);
+
+    xfix_csbm(r, "hub", "audit", "verify", "--data", db, "--json", NULL);
+    assert_int_equal(r->code, 0);
+    o = json_loads(r->out, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o,
+                         "heads_witnessed")), upto);
+    head = json_object_get(o, "newest_head");
+    assert_non_null(head);
+    assert_int_equal(json_integer_value(json_object_get(head, "size")), s2);
+    w = json_object_get(head, "witnesses");
+    assert_int_equal(json_array_size(w), 1);
+    assert_string_equal(json_string_value(json_array_get(w, 0)), "BOL");
+    assert_true(json_is_false(json_object_get(head, "witnessed")));
+    json_decref(o);
+
+    xfix_csbm(r, "hub", "audit", "verify", "--data", db, "--quiet", NULL);
+    assert_int_equal(r->code, 0);
+    xfix_fmt(want, sizeof want, "cosigned by BOL (1 of quorum 2): not "
+             "witnessed; %lld of %lld heads witnessed", (long long)upto,
+             (long long)heads);
+    assert_non_null(strstr(r->out, want));
+}
+
 /* --------------------------------------------------------- split view --- */
 
 static void
@@ -330,14 +399,74 @@ test_witness_split_view_is_caught(void **state)
     assert_int_equal(itest_stop(hub2, SIGTERM, 10000), 0);
 }
 
+/* ---------------------------------------------- a refused cosignature --- */
+
+/* Copy a key file, keeping it private. */
+static void
+s_copy_key(const char *from, const char *to)
+{
+    FILE  *in = fopen(from, "rb"), *out;
+    char   buf[4096];
+    size_t n;
+
+    assert_non_null(in);
+    assert_non_null(out = fopen(to, "wb"));
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(chmod(to, 0600), 0);
+}
+
+/* CHL cosigns with a signing key the hub's keyring does not hold: the hub
+ * refuses the cosignature. The pull and the daemon say so; the pull still
+ * succeeds, since the head was verified all the same. */
+static void
+test_witness_refused_cosignature_is_reported(void **state)
+{
+    xfix_run_t *r = &xfix_run;
+    char        dir[ITEST_PATH_MAX], from[ITEST_PATH_MAX], to[ITEST_PATH_MAX];
+    pid_t       node;
+
+    (void)state;
+    s_push(300);
+    /* "CHL2": CHL's transport key (so the hub lets it in) and a new
+     * signing key of CHL's that no keyring knows. */
+    xfix_keydir(dir, sizeof dir, "CHL2");
+    assert_int_equal(itest_identity(dir, "CHL"), 0);
+    assert_int_equal(keys_path(to, sizeof to, dir, "CHL", KEYS_TRANSPORT), 0);
+    xfix_keydir(dir, sizeof dir, "CHL");
+    assert_int_equal(keys_path(from, sizeof from, dir, "CHL", KEYS_TRANSPORT),
+        0);
+    s_copy_key(from, to);
+
+    xfix_csbm(r, "CHL2", "pull", NULL);
+    assert_int_equal(r->code, 0);
+    assert_non_null(strstr(r->out, "pulled 1 new package"));
+    assert_non_null(strstr(r->out, "verified (not cosigned)"));
+    assert_non_null(strstr(r->err, "warning: the hub refused this node's "
+                                   "cosignature: "));
+    assert_non_null(strstr(r->err, "cosignature of CHL"));
+
+    node = xfix_start("CHL2", "node", "--foreground", NULL);
+    assert_true(xfix_log_has("CHL2", "node", "the hub refused this node's "
+                             "cosignature: ", 60000));
+    kill(node, SIGTERM);
+    assert_int_equal(itest_wait(node, 15000), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_witness_cosignatures_reach_the_quorum, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_witness_later_heads_count_for_earlier, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_witness_split_view_is_caught,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_witness_refused_cosignature_is_reported, s_setup, s_teardown),
     };
 
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);

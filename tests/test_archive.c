@@ -648,6 +648,40 @@ test_archive_refuses_a_log_that_lost_nodes(void **state)
     assert_non_null(strstr(err.msg, "audit verify"));
 }
 
+/* Two members cosign different heads of one log: the earlier head (3)
+ * counts both as its witnesses, the later (5) only the one that cosigned
+ * it or later; with a quorum of 2, head 3 is witnessed and head 5 not. */
+static void
+test_archive_cosign_witnesses_since(void **state)
+{
+    archive_t    *a = s_open();
+    errbuf_t      err = {{0}};
+    const uint8_t kid[KEYS_ID_BYTES] = {1};
+    const uint8_t sig[KEYS_SIG_BYTES] = {2};
+
+    (void)state;
+    assert_int_equal(archive_cosign_witnesses_since(a, 1, &err), 0);
+    assert_int_equal(archive_begin(a, &err), 0);
+    assert_int_equal(archive_cosign_put(a, 3, "ARG", kid, sig, 10, &err), 1);
+    assert_int_equal(archive_cosign_put(a, 5, "BOL", kid, sig, 11, &err), 1);
+    assert_int_equal(archive_commit(a, &err), 0);
+    assert_int_equal(archive_cosign_witnesses_since(a, 1, &err), 2);
+    assert_int_equal(archive_cosign_witnesses_since(a, 3, &err), 2);
+    assert_true(archive_cosign_witnesses_since(a, 3, &err) >= 2);
+    assert_int_equal(archive_cosign_witnesses_since(a, 4, &err), 1);
+    assert_int_equal(archive_cosign_witnesses_since(a, 5, &err), 1);
+    assert_false(archive_cosign_witnesses_since(a, 5, &err) >= 2);
+    assert_int_equal(archive_cosign_witnesses_since(a, 6, &err), 0);
+    /* A member that cosigns several heads is one witness. */
+    assert_int_equal(archive_begin(a, &err), 0);
+    assert_int_equal(archive_cosign_put(a, 4, "BOL", kid, sig, 12, &err), 1);
+    assert_int_equal(archive_cosign_put(a, 5, "ARG", kid, sig, 13, &err), 2);
+    assert_int_equal(archive_commit(a, &err), 0);
+    assert_int_equal(archive_cosign_witnesses_since(a, 1, &err), 2);
+    assert_int_equal(archive_cosign_witnesses_since(a, 5, &err), 2);
+    archive_destroy(&a);
+}
+
 static void
 test_archive_refuses_unusable_path(void **state)
 {
@@ -685,6 +719,7 @@ main(void)
         cmocka_unit_test_setup(
             test_archive_refuses_other_federation_and_schema, s_setup),
         cmocka_unit_test_setup(test_archive_refuses_unusable_path, s_setup),
+        cmocka_unit_test_setup(test_archive_cosign_witnesses_since, s_setup),
         cmocka_unit_test_setup(test_archive_log_proofs_match_the_library,
             s_setup),
         cmocka_unit_test_setup(test_archive_log_rollback_keeps_the_tree,
