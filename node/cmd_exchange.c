@@ -388,6 +388,8 @@ s_push_usage(FILE *out)
         "in the outbox and deliver it to the hub. The sealed package is written\n"
         "to disk before anything is sent, so it is never lost: if the hub does\n"
         "not answer it stays queued for 'csbm sync' or a running 'csbm node'.\n"
+        "Older packages still pending are delivered first, in sequence order;\n"
+        "if one of them cannot be delivered, the new one waits behind it.\n"
         "Delivered means the hub's signed receipt was checked and stored.\n"
         "\n"
         "Exit status: 0 delivered (or queued with --no-send), 1 the package is\n"
@@ -570,12 +572,17 @@ s_pull_progress(const member_pull_report_t *so_far, uint64_t position,
 static json_t *
 s_log_json(const member_log_report_t *l)
 {
-    return json_pack("{s:b,s:I,s:I,s:b,s:b,s:I,s:b,s:I}", "checked",
+    json_t *o = json_pack("{s:b,s:I,s:I,s:b,s:b,s:I,s:b,s:I}", "checked",
         l->checked, "old_size", (json_int_t)l->old_size, "size",
         (json_int_t)l->new_size, "consistent",
         !l->inconsistent && l->forks == 0, "cosigned", l->cosigned,
         "witnesses", (json_int_t)l->witnesses, "witnessed", l->witnessed,
         "forks", (json_int_t)l->forks);
+
+    if (o != NULL && l->cosign_refused[0] != '\0')
+        json_object_set_new(o, "cosign_refused",
+            json_string(l->cosign_refused));
+    return o;
 }
 
 /* The log check in one line. */
@@ -605,7 +612,12 @@ s_pull(member_t *m, const xargs_t *a, json_t *result)
     pull_ctx_t           pc = {a, a->c.json ? json_array() : NULL};
     int                  rc;
 
-    if (member_pull(m, a->max, s_pull_progress, &pc, &rep, &err) != 0) {
+    rc = member_pull(m, a->max, s_pull_progress, &pc, &rep, &err);
+    /* Not a failure of the pull: the head was verified all the same. */
+    if (rep.log.cosign_refused[0] != '\0')
+        cli_error("warning: the hub refused this node's cosignature: %s",
+            rep.log.cosign_refused);
+    if (rc != 0) {
         cli_error("%s", err.msg);
         if (result != NULL)
             json_object_set_new(result, "pull_error", json_string(err.msg));

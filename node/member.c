@@ -260,6 +260,11 @@ s_call(member_t *self, Csbm__WireRequest *req, errbuf_t *err)
             char msg[ERRBUF_SIZE];
             snprintf(msg, sizeof msg, "%s", err->msg + 4);
             errbuf_set(err, "hub at %s %s", self->hub, msg);
+        } else if (err != NULL && strncmp(err->msg, "the hub ", 8) == 0) {
+            /* "the hub at tcp://... refused this node's transport key". */
+            char msg[ERRBUF_SIZE];
+            snprintf(msg, sizeof msg, "%s", err->msg + 8);
+            errbuf_set(err, "the hub at %s %s", self->hub, msg);
         } else {
             errbuf_prefix(err, "hub at %s", self->hub);
         }
@@ -722,6 +727,105 @@ member_endpoint_check(const char *ep, errbuf_t *err)
     return -1;
 }
 
+/* The outbox walk: deliver pending packages in sequence order, up to and
+ * including sequence upto, stopping at the first one that stays pending
+ * (later ones wait, so the hub sees sequence order). *last (if not NULL)
+ * is the last attempt made; last->sequence is 0 if none was. */
+static int
+s_walk(member_t *self, int respect_backoff, uint64_t upto,
+    member_delivery_fn on_delivery, void *ctx, member_sync_report_t *rep,
+    member_delivery_t *last, errbuf_t *err)
+{
+    mailbox_outbox_entry_t e;
+    member_delivery_t      d;
+    uint64_t               after = 0;
+    uint8_t               *env;
+    size_t                 env_len;
+    int                    rc;
+
+    memset(rep, 0, sizeof *rep);
+    if (last != NULL)
+        memset(last, 0, sizeof *last);
+    for (;;) {
+        env = NULL;
+        rc = mailbox_outbox_next(self->mailbox, after, INT64_MAX, &e, &env,
+            &env_len, err);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+        if (e.sequence > upto
+            || (respect_backoff && e.next_attempt_at > (int64_t)time(NULL))) {
+            free(env);
+            break;
+        }
+        rc = s_deliver(self, &e, env, env_len, &d, err);
+        free(env);
+        if (rc != 0)
+            return -1;
+        if (last != NULL)
+            *last = d;
+        if (on_delivery != NULL)
+            on_delivery(&d, ctx);
+        if (d.outcome == MEMBER_DELIVERED) {
+            rep->delivered++;
+            rep->duplicates += d.duplicate ? 1 : 0;
+        } else if (d.outcome == MEMBER_REJECTED) {
+            rep->rejected++;
+        } else {
+            /* Later packages wait, so the hub sees sequence order. */
+            rep->stalled = 1;
+            rep->unanswered = d.unanswered;
+            snprintf(rep->last_error, sizeof rep->last_error, "%s",
+                d.message);
+            break;
+        }
+        after = e.sequence;
+    }
+    rep->pending = mailbox_outbox_count(self->mailbox, MAILBOX_PENDING, err);
+    return rep->pending < 0 ? -1 : 0;
+}
+
+int
+member_sync(member_t *self, int respect_backoff,
+    member_delivery_fn on_delivery, void *ctx, member_sync_report_t *rep,
+    errbuf_t *err)
+{
+    return s_walk(self, respect_backoff, UINT64_MAX, on_delivery, ctx, rep,
+        NULL, err);
+}
+
+/* Deliver a just queued package e the way the outbox walk does: the older
+ * pending packages first, in sequence order, then e. If an older one stays
+ * pending, e waits behind it (out says which). */
+static int
+s_push_deliver(member_t *self, const mailbox_outbox_entry_t *e,
+    member_delivery_t *out, errbuf_t *err)
+{
+    member_sync_report_t rep;
+    member_delivery_t    last;
+
+    if (s_walk(self, 0, e->sequence, NULL, NULL, &rep, &last, err) != 0)
+        return -1;
+    if (last.sequence == e->sequence) {
+        *out = last;
+        return 0;
+    }
+    if (rep.stalled) {
+        char hex[33];
+        envelope_id_hex(last.package_id, hex);
+        out->unanswered = last.unanswered;
+        snprintf(out->message, sizeof out->message, "older package %s "
+            "(sequence %llu) is still pending: %.360s; the new package is "
+            "queued behind it", hex, (unsigned long long)last.sequence,
+            last.message);
+        return 0;
+    }
+    /* No longer pending (another process of this node delivered it
+     * meanwhile): the hub answers a repeat with its original receipt. */
+    return member_deliver(self, e->package_id, out, err);
+}
+
 int
 member_push(member_t *self, const Csbm__Package *pkg, const char *const *to,
     size_t n_to, const keys_secret_t *sign_key, int send,
@@ -756,57 +860,7 @@ member_push(member_t *self, const Csbm__Package *pkg, const char *const *to,
     snprintf(out->message, sizeof out->message, "queued, not sent");
     if (!send)
         return 0;
-    return member_deliver(self, e.package_id, out, err);
-}
-
-int
-member_sync(member_t *self, int respect_backoff,
-    member_delivery_fn on_delivery, void *ctx, member_sync_report_t *rep,
-    errbuf_t *err)
-{
-    mailbox_outbox_entry_t e;
-    member_delivery_t      d;
-    uint64_t               after = 0;
-    uint8_t               *env;
-    size_t                 env_len;
-    int                    rc;
-
-    memset(rep, 0, sizeof *rep);
-    for (;;) {
-        env = NULL;
-        rc = mailbox_outbox_next(self->mailbox, after, INT64_MAX, &e, &env,
-            &env_len, err);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            break;
-        if (respect_backoff && e.next_attempt_at > (int64_t)time(NULL)) {
-            free(env);
-            break;
-        }
-        rc = s_deliver(self, &e, env, env_len, &d, err);
-        free(env);
-        if (rc != 0)
-            return -1;
-        if (on_delivery != NULL)
-            on_delivery(&d, ctx);
-        if (d.outcome == MEMBER_DELIVERED) {
-            rep->delivered++;
-            rep->duplicates += d.duplicate ? 1 : 0;
-        } else if (d.outcome == MEMBER_REJECTED) {
-            rep->rejected++;
-        } else {
-            /* Later packages wait, so the hub sees sequence order. */
-            rep->stalled = 1;
-            rep->unanswered = d.unanswered;
-            snprintf(rep->last_error, sizeof rep->last_error, "%s",
-                d.message);
-            break;
-        }
-        after = e.sequence;
-    }
-    rep->pending = mailbox_outbox_count(self->mailbox, MAILBOX_PENDING, err);
-    return rep->pending < 0 ? -1 : 0;
+    return s_push_deliver(self, &e, out, err);
 }
 
 /* --------------------------------------------------------------- pull --- */
@@ -1387,6 +1441,12 @@ s_cosign(member_t *self, const Csbm__Signed *head, member_log_report_t *rep)
         rep->cosigned = 1;
         rep->witnesses = reply->cosign->cosignatures;
         rep->witnessed = reply->cosign->witnessed ? 1 : 0;
+    } else if (reply->status == CSBM__WIRE_STATUS__WIRE_OK) {
+        snprintf(rep->cosign_refused, sizeof rep->cosign_refused, "the hub "
+            "answered OK without a cosign reply");
+    } else {
+        snprintf(rep->cosign_refused, sizeof rep->cosign_refused, "%s: %.400s",
+            s_reason(reply->reason), reply->message);
     }
     protobuf_c_message_free_unpacked(&reply->base, NULL);
 }
@@ -1831,7 +1891,7 @@ member_run(member_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
     uint8_t              hub_pk[32];
     int64_t              next_pull = 0, hub_retry_at = 0, now, wait;
     uint32_t             failures = 0;
-    int                  pull_now = 1, catch_up = 1, rc = 0;
+    int                  pull_now = 1, catch_up = 1, rc = 0, prc;
     member_sync_report_t srep;
     member_pull_report_t prep;
     errbuf_t             e;
@@ -1872,7 +1932,11 @@ member_run(member_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
                 catch_up = 0;
             if (!*stop && !hub_failed && (pull_now || now >= next_pull)) {
                 errbuf_clear(&e);
-                if (member_pull(self, 0, s_log_pull, NULL, &prep, &e) != 0) {
+                prc = member_pull(self, 0, s_log_pull, NULL, &prep, &e);
+                if (prep.log.cosign_refused[0] != '\0')
+                    log_warn("the hub refused this node's cosignature: %s",
+                        prep.log.cosign_refused);
+                if (prc != 0) {
                     if (prep.log.inconsistent || prep.log.forks > 0)
                         log_error("hub's log: %s", e.msg);
                     else

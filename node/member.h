@@ -97,8 +97,11 @@ int member_endpoint_check(const char *ep, errbuf_t *err)
 
 /* Seal pkg to the recipients with the owner's signing key, store it in the
  * outbox (sequence number allocated in the same transaction) and, if send
- * is set, deliver it at once (a malformed hub endpoint is refused first,
- * with nothing queued). Returns 0 once the package is stored,
+ * is set, deliver it as member_sync would: the older pending packages
+ * first, in sequence order, then this one; if an older one stays pending,
+ * this one waits behind it (out->message names it). A malformed hub
+ * endpoint is refused first, with nothing queued. Returns 0 once the
+ * package is stored,
  * whatever became of the delivery (see out->outcome); -1 with err if it
  * could not be sealed or stored (nothing is queued then: out->sequence is
  * 0) or if the store failed after it was queued (out->sequence is set). */
@@ -144,6 +147,8 @@ typedef struct {
     uint32_t witnesses;    /* cosignatures of that head at the hub */
     int      witnessed;    /* ... at least the hub's quorum */
     size_t   forks;        /* cosigned heads that contradict ours */
+    char     cosign_refused[MAILBOX_ERROR_MAX]; /* why the hub refused this
+                                   node's cosignature ("" if it did not) */
 } member_log_report_t;
 
 typedef struct {

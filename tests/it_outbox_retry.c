@@ -7,7 +7,9 @@
  * sync delivers it exactly once; the hub is killed (SIGKILL) while a node
  * delivers a batch and restarted: every package with a receipt is in the
  * archive, the rest are delivered by the next sync, each exactly once; a
- * running node daemon delivers a queued package when the hub comes back.
+ * running node daemon delivers a queued package when the hub comes back;
+ * a push sends the older pending packages first and waits behind one that
+ * cannot be delivered.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -277,6 +279,56 @@ test_outbox_node_delivers_when_hub_returns(void **state)
     assert_int_equal(xfix_archive_count(hex), 1);
 }
 
+/* A push sends the older pending packages first, in sequence order; while
+ * an older one cannot be delivered, the new one waits behind it. */
+static void
+test_outbox_push_delivers_older_pending_first(void **state)
+{
+    xfix_run_t *r = &xfix_run;
+    char   pkg[ITEST_PATH_MAX], hex1[33], hex2[33], hex3[33];
+    char   want[128];
+
+    (void)state;
+    xfix_milex(pkg, sizeof pkg, "ARG", 101);
+    xfix_csbm(r, "ARG", "push", pkg, "--to", "CHL", "--no-send", NULL);
+    assert_int_equal(r->code, 0);
+    xfix_outbox_id("ARG", 1, hex1);
+
+    /* Hub down: the older one is tried and stays pending; the new one is
+     * not sent ahead of it. */
+    xfix_milex(pkg, sizeof pkg, "ARG", 102);
+    xfix_csbm(r, "ARG", "push", pkg, "--to", "CHL", NULL);
+    assert_int_equal(r->code, 2);
+    xfix_fmt(want, sizeof want, "older package %s (sequence 1) is still "
+        "pending: ", hex1);
+    assert_non_null(strstr(r->err, want));
+    assert_non_null(strstr(r->err, "the new package is queued behind it"));
+    assert_non_null(strstr(r->err, "did not answer"));
+    xfix_outbox_id("ARG", 2, hex2);
+    assert_int_equal(xfix_node_int("ARG", "SELECT attempts FROM outbox "
+        "WHERE sequence = 1", NULL), 1);
+    assert_int_equal(xfix_node_int("ARG", "SELECT attempts FROM outbox "
+        "WHERE sequence = 2", NULL), 0);
+
+    /* Hub up: a push delivers all three, in sequence order. */
+    xfix_hub_start();
+    xfix_milex(pkg, sizeof pkg, "ARG", 103);
+    xfix_csbm(r, "ARG", "push", pkg, "--to", "CHL", NULL);
+    assert_int_equal(r->code, 0);
+    xfix_outbox_id("ARG", 3, hex3);
+    assert_int_equal(xfix_node_int("ARG", "SELECT count(*) FROM outbox WHERE "
+        "status = 'delivered' AND position > 0", NULL), 3);
+    assert_true(xfix_node_int("ARG", "SELECT position FROM outbox WHERE "
+        "sequence = 1", NULL) < xfix_node_int("ARG", "SELECT position FROM "
+        "outbox WHERE sequence = 2", NULL));
+    assert_true(xfix_node_int("ARG", "SELECT position FROM outbox WHERE "
+        "sequence = 2", NULL) < xfix_node_int("ARG", "SELECT position FROM "
+        "outbox WHERE sequence = 3", NULL));
+    assert_int_equal(xfix_archive_count(hex1), 1);
+    assert_int_equal(xfix_archive_count(hex2), 1);
+    assert_int_equal(xfix_archive_count(hex3), 1);
+}
+
 int
 main(void)
 {
@@ -285,6 +337,7 @@ main(void)
         T(test_outbox_push_while_hub_down_is_delivered_once_by_sync),
         T(test_outbox_hub_killed_during_batch_loses_nothing),
         T(test_outbox_node_delivers_when_hub_returns),
+        T(test_outbox_push_delivers_older_pending_first),
 #undef T
     };
 

@@ -426,6 +426,7 @@ test_witness_refused_cosignature_is_reported(void **state)
 {
     xfix_run_t *r = &xfix_run;
     char        dir[ITEST_PATH_MAX], from[ITEST_PATH_MAX], to[ITEST_PATH_MAX];
+    char        want[160];
     pid_t       node;
 
     (void)state;
@@ -434,6 +435,13 @@ test_witness_refused_cosignature_is_reported(void **state)
      * signing key of CHL's that no keyring knows. */
     xfix_keydir(dir, sizeof dir, "CHL2");
     assert_int_equal(itest_identity(dir, "CHL"), 0);
+    /* With its own new transport key the hub refuses the handshake, and
+     * the message names the hub. */
+    xfix_csbm(r, "CHL2", "pull", NULL);
+    assert_int_equal(r->code, 2);
+    xfix_fmt(want, sizeof want, "the hub at %s refused this node's "
+        "transport key at the handshake", xfix_hub_ep);
+    assert_non_null(strstr(r->err, want));
     assert_int_equal(keys_path(to, sizeof to, dir, "CHL", KEYS_TRANSPORT), 0);
     xfix_keydir(dir, sizeof dir, "CHL");
     assert_int_equal(keys_path(from, sizeof from, dir, "CHL", KEYS_TRANSPORT),
