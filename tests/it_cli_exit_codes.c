@@ -20,6 +20,7 @@
 
 #include "crypto/keys.h"
 #include "tests/support/itest.h"
+#include "tests/support/xfix.h"
 
 #define RUN_TIMEOUT 120000 /* ms */
 
@@ -33,36 +34,7 @@ static char s_good[ITEST_PATH_MAX];  /* a valid ARG report */
 static char s_bad[ITEST_PATH_MAX];   /* an invalid ARG report */
 static int  s_run_no;
 
-typedef struct {
-    int   code;
-    char *out;
-    char *err;
-} run_t;
-
-static run_t s_run;
-
-static void s_fmt(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_fmt(char *out, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    int     n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(out, cap, fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < cap);
-}
-
-static char *
-s_slurp(const char *path)
-{
-    char *text = itest_read_file(path, NULL);
-
-    return text != NULL ? text : strdup("");
-}
+static xfix_run_t s_run;
 
 /* csbm ARGS... (NULL-ended) to completion, output captured in s_run;
  * returns the exit code. */
@@ -81,13 +53,13 @@ s_csbm(const char *first, ...)
         n++;
     va_end(ap);
     argv[n] = NULL;
-    s_fmt(out, sizeof out, "%s/run%03d.out", s_root, ++s_run_no);
-    s_fmt(err, sizeof err, "%s/run%03d.err", s_root, s_run_no);
+    xfix_fmt(out, sizeof out, "%s/run%03d.out", s_root, ++s_run_no);
+    xfix_fmt(err, sizeof err, "%s/run%03d.err", s_root, s_run_no);
     free(s_run.out);
     free(s_run.err);
     s_run.code = itest_run(argv, NULL, out, err, RUN_TIMEOUT);
-    s_run.out = s_slurp(out);
-    s_run.err = s_slurp(err);
+    s_run.out = xfix_slurp(out);
+    s_run.err = xfix_slurp(err);
     print_message("$ csbm %s %s ... -> %d\n%s%s", first, n > 2 ? argv[2] : "",
                   s_run.code, s_run.out, s_run.err);
     return s_run.code;
@@ -103,7 +75,7 @@ s_has(const char *needle)
 static void
 s_path(char *out, size_t cap, const char *name)
 {
-    s_fmt(out, cap, "%s/%s", s_root, name);
+    xfix_fmt(out, cap, "%s/%s", s_root, name);
 }
 
 /* A copy of pkg with one byte of its body flipped. */
@@ -157,9 +129,9 @@ s_group_setup(void **state)
         || itest_keyring_add(s_ring, s_arg, "ARG") != 0
         || itest_keyring_add(s_ring, s_chl, "CHL") != 0)
         return -1;
-    s_fmt(s_good, sizeof s_good, "%s/examples/milex-standardized-ARG-2025.json",
+    xfix_fmt(s_good, sizeof s_good, "%s/examples/milex-standardized-ARG-2025.json",
           s_src);
-    s_fmt(s_bad, sizeof s_bad, "%s/examples/invalid/milex-matrix-mismatch.json",
+    xfix_fmt(s_bad, sizeof s_bad, "%s/examples/invalid/milex-matrix-mismatch.json",
           s_src);
     s_path(s_pkg, sizeof s_pkg, "milex.csbm");
     if (s_csbm("seal", s_good, "--to", "CHL", "--keys", s_arg, "--keyring",
@@ -341,7 +313,7 @@ test_cli_exit_keygen_checks_before_deriving(void **state)
                             "--passphrase-file", pass, NULL),
                      2);
     assert_true(s_has("at least 8"));
-    s_fmt(pub, sizeof pub, "%s/PER.pub", dir);
+    xfix_fmt(pub, sizeof pub, "%s/PER.pub", dir);
     assert_int_not_equal(access(pub, F_OK), 0);
 
     assert_int_equal(s_csbm("keygen", "--state", "PER", "--keys", dir, NULL),
@@ -430,7 +402,7 @@ test_cli_exit_registry_state_location(void **state)
     assert_int_equal(s_csbm("verify", "--registry", reg, "--root", root,
                             "--keys", nokeys, pkg, NULL),
                      0);
-    s_fmt(st, sizeof st, "%s.state", reg);
+    xfix_fmt(st, sizeof st, "%s.state", reg);
     assert_int_equal(access(st, F_OK), 0);
 
     /* A state file that cannot be written: 2, naming it. */
@@ -452,7 +424,7 @@ test_cli_exit_registry_state_location(void **state)
     s_path(ro, sizeof ro, "ro");
     s_path(xdg, sizeof xdg, "xdg-state");
     assert_int_equal(mkdir(ro, 0755), 0);
-    s_fmt(ro_reg, sizeof ro_reg, "%s/registry.bin", ro);
+    xfix_fmt(ro_reg, sizeof ro_reg, "%s/registry.bin", ro);
     text = itest_read_file(reg, &len);
     assert_non_null(text);
     {
@@ -463,16 +435,16 @@ test_cli_exit_registry_state_location(void **state)
     }
     free(text);
     assert_int_equal(chmod(ro, 0555), 0);
-    s_fmt(env_xdg, sizeof env_xdg, "XDG_STATE_HOME=%s", xdg);
+    xfix_fmt(env_xdg, sizeof env_xdg, "XDG_STATE_HOME=%s", xdg);
     {
         const char *argv[] = {itest_csbm(), "verify", "--registry", ro_reg,
             "--root", root, "--keys", nokeys, pkg, NULL};
         const char *env[] = {env_xdg, NULL};
         assert_int_equal(itest_run(argv, env, NULL, NULL, RUN_TIMEOUT), 0);
     }
-    s_fmt(st, sizeof st, "%s/registry.bin.state", ro);
+    xfix_fmt(st, sizeof st, "%s/registry.bin.state", ro);
     assert_int_not_equal(access(st, F_OK), 0);
-    s_fmt(st, sizeof st, "%s/csbm", xdg);
+    xfix_fmt(st, sizeof st, "%s/csbm", xdg);
     assert_int_equal(access(st, F_OK), 0);
     assert_int_equal(chmod(ro, 0755), 0);
 }

@@ -33,6 +33,7 @@
 
 #include "crypto/keys.h"
 #include "tests/support/itest.h"
+#include "tests/support/xfix.h"
 
 #define FED "IT Registry Federation"
 #define RUN_TIMEOUT 120000 /* ms */
@@ -44,39 +45,10 @@ static char s_ca[ITEST_PATH_MAX];      /* the CA's key directory */
 static char s_v_first[ITEST_PATH_MAX]; /* a copy of an early version */
 static int  s_run_no;
 
-typedef struct {
-    int   code;
-    char *out;
-    char *err;
-} run_t;
-
-static run_t s_run;
-
-static void s_fmt(char *out, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_fmt(char *out, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    int     n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(out, cap, fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < cap);
-}
-
-static char *
-s_slurp(const char *path)
-{
-    char *text = itest_read_file(path, NULL);
-
-    return text != NULL ? text : strdup("");
-}
+static xfix_run_t s_run;
 
 /* csbm ARGS... (NULL-ended) to completion, output captured in s_run. */
-static run_t *
+static xfix_run_t *
 s_csbm(const char *first, ...)
 {
     const char *argv[48];
@@ -91,20 +63,20 @@ s_csbm(const char *first, ...)
         n++;
     va_end(ap);
     argv[n] = NULL;
-    s_fmt(out, sizeof out, "%s/run%03d.out", s_root, ++s_run_no);
-    s_fmt(err, sizeof err, "%s/run%03d.err", s_root, s_run_no);
+    xfix_fmt(out, sizeof out, "%s/run%03d.out", s_root, ++s_run_no);
+    xfix_fmt(err, sizeof err, "%s/run%03d.err", s_root, s_run_no);
     free(s_run.out);
     free(s_run.err);
     s_run.code = itest_run(argv, NULL, out, err, RUN_TIMEOUT);
-    s_run.out = s_slurp(out);
-    s_run.err = s_slurp(err);
+    s_run.out = xfix_slurp(out);
+    s_run.err = xfix_slurp(err);
     print_message("$ csbm %s %s ... -> %d\n%s%s", first, n > 2 ? argv[2] : "",
                   s_run.code, s_run.out, s_run.err);
     return &s_run;
 }
 
 static int
-s_has(const run_t *r, const char *needle)
+s_has(const xfix_run_t *r, const char *needle)
 {
     return strstr(r->out, needle) != NULL || strstr(r->err, needle) != NULL;
 }
@@ -112,13 +84,13 @@ s_has(const run_t *r, const char *needle)
 static void
 s_keys(char *out, size_t cap, const char *name)
 {
-    s_fmt(out, cap, "%s/keys/%s", s_root, name);
+    xfix_fmt(out, cap, "%s/keys/%s", s_root, name);
 }
 
 static void
 s_path(char *out, size_t cap, const char *name)
 {
-    s_fmt(out, cap, "%s/%s", s_root, name);
+    xfix_fmt(out, cap, "%s/%s", s_root, name);
 }
 
 /* Wait until the clock's second changes, so that what comes next happens
@@ -138,8 +110,8 @@ s_milex(char *path, size_t cap, const char *state, const char *tag)
 {
     char text[1024];
 
-    s_fmt(path, cap, "%s/milex-%s-%s.json", s_root, state, tag);
-    s_fmt(
+    xfix_fmt(path, cap, "%s/milex-%s-%s.json", s_root, state, tag);
+    xfix_fmt(
         text, sizeof text,
         "{\n  \"state\": \"%s\",\n  \"year\": 2025,\n  \"language\": \"es\",\n"
         "  \"prepared_at\": \"2026-01-15T12:00:00Z\",\n  \"milex\": {\n"
@@ -159,7 +131,7 @@ s_seal(char *pkg, size_t cap, const char *state, const char *keydir,
     char json[ITEST_PATH_MAX];
 
     s_milex(json, sizeof json, state, tag);
-    s_fmt(pkg, cap, "%s/%s.csbm", s_root, tag);
+    xfix_fmt(pkg, cap, "%s/%s.csbm", s_root, tag);
     s_csbm("seal", json, "--to", to, "--keys", keydir, "--registry", s_reg,
            "--root", s_cert, "-o", pkg, NULL);
     assert_int_equal(s_run.code, 0);
@@ -175,11 +147,11 @@ s_plain_keyring(char *dir, size_t cap, const char *state, const char *keydir,
     char        rdir[ITEST_PATH_MAX], id[16];
     const char *p = to, *comma;
 
-    s_fmt(dir, cap, "%s/plain-%s", s_root, tag);
+    xfix_fmt(dir, cap, "%s/plain-%s", s_root, tag);
     assert_int_equal(itest_keyring_add(dir, keydir, state), 0);
     while (p != NULL && *p != '\0') {
         comma = strchr(p, ',');
-        s_fmt(id, sizeof id, "%.*s",
+        xfix_fmt(id, sizeof id, "%.*s",
               (int)(comma ? (size_t)(comma - p) : strlen(p)), p);
         s_keys(rdir, sizeof rdir, id);
         assert_int_equal(itest_keyring_add(dir, rdir, id), 0);
@@ -200,7 +172,7 @@ s_seal_refused(char *pkg, size_t cap, const char *state, const char *keydir,
     char json[ITEST_PATH_MAX], plain[ITEST_PATH_MAX];
 
     s_milex(json, sizeof json, state, tag);
-    s_fmt(pkg, cap, "%s/%s.csbm", s_root, tag);
+    xfix_fmt(pkg, cap, "%s/%s.csbm", s_root, tag);
     s_csbm("seal", json, "--to", to, "--keys", keydir, "--registry", s_reg,
            "--root", s_cert, "-o", pkg, NULL);
     assert_int_equal(s_run.code, 1);
@@ -214,7 +186,7 @@ s_seal_refused(char *pkg, size_t cap, const char *state, const char *keydir,
 
 /* csbm verify against the registry, as an auditor with no key directory
  * and its own roll-back state file. */
-static run_t *
+static xfix_run_t *
 s_verify(const char *pkg)
 {
     char state[ITEST_PATH_MAX], nokeys[ITEST_PATH_MAX];
@@ -237,7 +209,7 @@ s_json_str(const char *text, const char *key, char *out, size_t cap)
     char        pat[64];
     const char *p, *q;
 
-    s_fmt(pat, sizeof pat, "\"%s\": \"", key);
+    xfix_fmt(pat, sizeof pat, "\"%s\": \"", key);
     p = strstr(text, pat);
     assert_non_null(p);
     p += strlen(pat);
@@ -283,7 +255,7 @@ s_group_setup(void **state)
     unsetenv("CSBM_REGISTRY");
     unsetenv("CSBM_ROOT");
     unsetenv("CSBM_FEDERATION");
-    s_fmt(dir, sizeof dir, "%s/keys", s_root);
+    xfix_fmt(dir, sizeof dir, "%s/keys", s_root);
     if (mkdir(dir, 0700) != 0)
         return -1;
     s_path(s_reg, sizeof s_reg, "registry.bin");
@@ -299,7 +271,7 @@ s_group_setup(void **state)
     if (s_run.code != 0)
         return -1;
     for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        s_fmt(req, sizeof req, "%s/%s.req", s_root, ids[i]);
+        xfix_fmt(req, sizeof req, "%s/%s.req", s_root, ids[i]);
         s_enroll(ids[i], ids[i], req);
         REG("add", "--state", ids[i], "--request", req);
         if (s_run.code != 0)
@@ -385,7 +357,7 @@ test_registry_cli_refuses_bad_enrollment_requests(void **state)
     char missing[ITEST_PATH_MAX];
 
     (void)state;
-    s_fmt(req, sizeof req, "%s/ARG.req", s_root);
+    xfix_fmt(req, sizeof req, "%s/ARG.req", s_root);
     s_path(garbage, sizeof garbage, "garbage.req");
     s_path(missing, sizeof missing, "missing.req");
     assert_int_equal(itest_write_file(garbage, "not a request\n", 0644), 0);
@@ -435,7 +407,7 @@ test_registry_cli_revoked_key_refused_after_revocation_time(void **state)
     assert_int_equal(s_run.code, 0);
     s_json_str(s_run.out, "key_id", key_id, sizeof key_id);
     s_json_str(s_run.out, "revoked_at", at, sizeof at);
-    s_fmt(needle, sizeof needle,
+    xfix_fmt(needle, sizeof needle,
           "your signing key %s was revoked at %s (key compromised); make "
           "new keys and ask the operator to rotate",
           key_id, at);
@@ -446,7 +418,7 @@ test_registry_cli_revoked_key_refused_after_revocation_time(void **state)
     assert_int_equal(s_run.code, 0);
     s_verify(after);
     assert_int_equal(s_run.code, 1);
-    s_fmt(needle, sizeof needle,
+    xfix_fmt(needle, sizeof needle,
           "ARG key %s was revoked at %s (key "
           "compromised)",
           key_id, at);
@@ -475,7 +447,7 @@ test_registry_cli_rotation_keeps_old_packages(void **state)
     s_keys(old_keys, sizeof old_keys, "CHL");
     s_keys(new_keys, sizeof new_keys, "CHL-2026");
     s_keys(per, sizeof per, "PER");
-    s_fmt(req, sizeof req, "%s/CHL-2026.req", s_root);
+    xfix_fmt(req, sizeof req, "%s/CHL-2026.req", s_root);
     s_seal(old_pkg, sizeof old_pkg, "CHL", old_keys, "PER", "chl-old");
     s_enroll("CHL", "CHL-2026", req);
     s_next_second();
@@ -529,7 +501,7 @@ test_registry_cli_withdrawn_and_pending_refused(void **state)
     assert_true(s_has(&s_run, "PER is withdrawn since"));
 
     /* A key certified from tomorrow cannot sign today. */
-    s_fmt(req, sizeof req, "%s/URY.req", s_root);
+    xfix_fmt(req, sizeof req, "%s/URY.req", s_root);
     s_enroll("URY", "URY", req);
     {
         char      from[32];
@@ -578,7 +550,7 @@ test_registry_cli_refuses_tampered_and_rolled_back(void **state)
     s_csbm("registry", "verify", flipped, "--root", s_cert, NULL);
     assert_int_equal(s_run.code, 1);
     assert_true(s_has(&s_run, "NOT VALID"));
-    s_fmt(pkg, sizeof pkg, "%s/first.csbm", s_root);
+    xfix_fmt(pkg, sizeof pkg, "%s/first.csbm", s_root);
     s_csbm("verify", "--registry", flipped, "--root", s_cert, pkg, NULL);
     assert_int_equal(s_run.code, 1);
 
@@ -617,7 +589,7 @@ test_registry_cli_hub_refuses_revoked_transport_key(void **state)
     assert_int_equal(mkdir(data, 0700), 0);
     s_path(ini, sizeof ini, "hub.ini");
     s_keys(keys, sizeof keys, "hub");
-    s_fmt(text, sizeof text,
+    xfix_fmt(text, sizeof text,
           "[federation]\nname = %s\nroot_cert = %s\n"
           "[node]\nid = hub\nkey_dir = %s\ndata_dir = %s\nregistry = %s\n"
           "[hub]\nbind = %s\n",
@@ -637,7 +609,7 @@ test_registry_cli_hub_refuses_revoked_transport_key(void **state)
     assert_int_equal(mkdir(mdata, 0700), 0);
     s_path(mini, sizeof mini, "chl.ini");
     s_keys(keys, sizeof keys, "CHL-2026");
-    s_fmt(text, sizeof text,
+    xfix_fmt(text, sizeof text,
           "[federation]\nname = %s\nroot_cert = %s\n"
           "[node]\nid = CHL\nkey_dir = %s\ndata_dir = %s\nregistry = %s\n"
           "[member]\nhub_endpoint = %s\n",
