@@ -60,6 +60,7 @@
 #include "crypto/receipt.h"
 #include "node/archive.h"
 #include "node/bench_raw.h"
+#include "node/bench_util.h"
 #include "node/hub.h"
 #include "node/log.h"
 #include "node/member.h"
@@ -160,18 +161,8 @@ static int  s_keep_root;
 static void
 s_rmtree(const char *path)
 {
-    char  cmd[PATH_MAX + 32];
-    pid_t pid;
-
-    if (path[0] == '\0' || s_keep_root)
-        return;
-    snprintf(cmd, sizeof cmd, "%s", path);
-    if ((pid = fork()) == 0) {
-        execlp("rm", "rm", "-rf", "--", cmd, (char *)NULL);
-        _exit(127);
-    }
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
+    if (!s_keep_root)
+        bench_rmtree(path);
 }
 
 static void
@@ -186,36 +177,6 @@ s_die(const char *fmt, ...)
     fputc('\n', stderr);
     s_rmtree(s_root_to_clean);
     exit(2);
-}
-
-static double
-s_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of n samples, sorting them in place. */
-static double
-s_quantile(double *v, size_t n, double q)
-{
-    size_t i;
-
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof *v, s_cmp_double);
-    i = (size_t)(q * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
 }
 
 static int
@@ -651,8 +612,8 @@ s_hub_start(const s_bench_t *b, const char *db, const char *tag, s_hub_t *h,
             _exit(127);
         }
         d = s_dealer(b, h, &b->probe);
-        t0 = s_now();
-        while (s_now() - t0 < S_START_MS / 1000.0) {
+        t0 = bench_now();
+        while (bench_now() - t0 < S_START_MS / 1000.0) {
             if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
                 h->pid = -1;
                 break;
@@ -661,7 +622,7 @@ s_hub_start(const s_bench_t *b, const char *db, const char *tag, s_hub_t *h,
                 break;
         }
         zmq_close(d);
-        if (h->pid > 0 && s_now() - t0 < S_START_MS / 1000.0)
+        if (h->pid > 0 && bench_now() - t0 < S_START_MS / 1000.0)
             return;
         if (h->pid > 0) {
             kill(h->pid, SIGKILL);
@@ -791,7 +752,7 @@ s_pusher_thread(void *arg)
 
         while (next < p->n && next - p->done < p->window
                && !(p->stop != NULL && *p->stop)) {
-            sent[next] = s_now();
+            sent[next] = bench_now();
             if (zmq_send(d, p->req[next], p->req_len[next], 0) < 0) {
                 p->failed = 1;
                 snprintf(p->why, sizeof p->why, "send: %s",
@@ -812,7 +773,7 @@ s_pusher_thread(void *arg)
             goto out;
         }
         /* The hub answers one connection's requests in order. */
-        p->lat[p->done] = (s_now() - sent[p->done]) * 1e3;
+        p->lat[p->done] = (bench_now() - sent[p->done]) * 1e3;
         p->rep_len[p->done] = zmq_msg_size(&msg);
         if ((p->rep[p->done] = malloc(p->rep_len[p->done] + 1)) == NULL) {
             zmq_msg_close(&msg);
@@ -825,7 +786,7 @@ s_pusher_thread(void *arg)
         p->done++;
     }
 out:
-    p->t_end = s_now();
+    p->t_end = bench_now();
     free(sent);
     zmq_close(d);
     return NULL;
@@ -913,8 +874,8 @@ s_run_ingest(s_bench_t *b, int run, s_result_t *res, int with_log)
     s_pusher_thread(&idle);
     if (idle.failed)
         s_die("idle push: %s", idle.why);
-    res->idle_p50 = s_quantile(idle.lat, idle.done, 0.50);
-    res->idle_p99 = s_quantile(idle.lat, idle.done, 0.99);
+    res->idle_p50 = bench_quantile(idle.lat, idle.done, 0.50);
+    res->idle_p99 = bench_quantile(idle.lat, idle.done, 0.99);
 
     /* Load: every member with a window in flight, and the probe. */
     for (i = 0; i < b->o.members; i++)
@@ -926,7 +887,7 @@ s_run_ingest(s_bench_t *b, int run, s_result_t *res, int with_log)
     probe.stop = &stop;
     cpu0 = s_proc_cpu(hub.pid);
     mcpu0 = s_proc_cpu(getpid());
-    t0 = s_now();
+    t0 = bench_now();
     for (i = 0; i < b->o.members; i++)
         if (pthread_create(&th[i], NULL, s_pusher_thread, &load[i]) != 0)
             s_die("cannot start a thread");
@@ -949,8 +910,8 @@ s_run_ingest(s_bench_t *b, int run, s_result_t *res, int with_log)
                           ? (mcpu1 - mcpu0) / res->ingest_s
                           : 0;
     res->probe_under_load = probe.done;
-    res->load_p50 = s_quantile(probe.lat, probe.done, 0.50);
-    res->load_p99 = s_quantile(probe.lat, probe.done, 0.99);
+    res->load_p50 = bench_quantile(probe.lat, probe.done, 0.50);
+    res->load_p99 = bench_quantile(probe.lat, probe.done, 0.99);
     if ((win = calloc(b->o.ingest + 1, sizeof *win)) == NULL)
         s_die("out of memory");
     for (i = 0; i < b->o.members; i++) {
@@ -963,8 +924,8 @@ s_run_ingest(s_bench_t *b, int run, s_result_t *res, int with_log)
         for (k = 0; k < load[i].done; k++)
             win[n_win++] = load[i].lat[k];
     }
-    res->win_p50 = s_quantile(win, n_win, 0.50);
-    res->win_p99 = s_quantile(win, n_win, 0.99);
+    res->win_p50 = bench_quantile(win, n_win, 0.50);
+    res->win_p99 = bench_quantile(win, n_win, 0.99);
     res->ingest_rate = (double)good / res->ingest_s;
     if (good != total) {
         fprintf(stderr, "csbm_bench: run %d: %zu of %zu pushes receipted\n",
@@ -1036,9 +997,9 @@ s_run_pull(s_bench_t *b, int run, s_result_t *res)
     cfg.timeout_ms = S_CALL_MS;
     if ((m = member_new(&cfg, S_PULLER, S_FED, &kr, &tk, &err)) == NULL)
         s_die("%s", err.msg);
-    t0 = s_now();
+    t0 = bench_now();
     rc = member_pull(m, 0, NULL, NULL, &rep, &err);
-    res->pull_s = s_now() - t0;
+    res->pull_s = bench_now() - t0;
     member_destroy(&m);
     s_hub_stop(&hub);
     if (rc != 0) {
@@ -1081,7 +1042,7 @@ s_median(const s_result_t *r, int n, s_result_t *out)
 #define S_MED(f)                                                            \
     for (i = 0; i < n; i++)                                                 \
         v[i] = r[i].f;                                                      \
-    out->f = s_quantile(v, (size_t)n, 0.5);
+    out->f = bench_quantile(v, (size_t)n, 0.5);
     S_FIELDS(S_MED)
 #undef S_MED
 }

@@ -48,6 +48,7 @@
 #include "crypto/receipt.h"
 #include "node/archive.h"
 #include "node/bench_raw.h"
+#include "node/bench_util.h"
 
 #define S_FED "CSBM-BENCH"
 #define S_PASSPHRASE "csbm benchmark passphrase"
@@ -115,16 +116,8 @@ static void s_die(const char *fmt, ...)
 static void
 s_rmtree(const char *path)
 {
-    pid_t pid;
-
-    if (path[0] == '\0' || s_keep_root)
-        return;
-    if ((pid = fork()) == 0) {
-        execlp("rm", "rm", "-rf", "--", path, (char *)NULL);
-        _exit(127);
-    }
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
+    if (!s_keep_root)
+        bench_rmtree(path);
 }
 
 static void
@@ -139,30 +132,6 @@ s_die(const char *fmt, ...)
     va_end(ap);
     s_rmtree(s_root_to_clean);
     exit(2);
-}
-
-static double
-s_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, s_cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* ------------------------------------------------------------ setup --- */
@@ -310,7 +279,7 @@ s_fill(s_bench_t *b, size_t want)
     pthread_t    th[16];
     unsigned     nt = b->cpus > 16 ? 16 : b->cpus, t;
     errbuf_t     err = {{0}};
-    double       t0 = s_now();
+    double       t0 = bench_now();
 
     if (items == NULL)
         s_die("out of memory");
@@ -374,7 +343,7 @@ s_fill(s_bench_t *b, size_t want)
             fprintf(stderr,
                     "\rcsbm_bench_audit: archive of %zu packages "
                     "(%.0f s)",
-                    b->filled, s_now() - t0);
+                    b->filled, bench_now() - t0);
     }
     /* Closed before it is timed: checkpointed, no WAL left, as the audit
      * of a quiet archive finds it. */
@@ -382,7 +351,7 @@ s_fill(s_bench_t *b, size_t want)
     fprintf(stderr,
             "csbm_bench_audit: archive of %zu packages built in "
             "%.0f s\n",
-            b->filled, s_now() - t0);
+            b->filled, bench_now() - t0);
     free(items);
 }
 
@@ -429,7 +398,7 @@ s_launcher(const s_bench_t *b, int rfd, int wfd)
                                  NULL};
         struct rusage  ru;
         s_launch_rep_t r = {-1, 0, 0};
-        double         t0 = s_now();
+        double         t0 = bench_now();
         pid_t          pid;
 
         snprintf(tbuf, sizeof tbuf, "%u", q.threads);
@@ -449,7 +418,7 @@ s_launcher(const s_bench_t *b, int rfd, int wfd)
             _exit(127);
         }
         if (pid > 0 && wait4(pid, &r.status, 0, &ru) == pid) {
-            r.seconds = s_now() - t0;
+            r.seconds = bench_now() - t0;
             r.maxrss_kb = ru.ru_maxrss;
         } else {
             r.status = -1;
@@ -522,9 +491,9 @@ s_audit(const s_bench_t *b, unsigned threads, int pin)
         sec[i] = t.seconds;
         rss[i] = (double)t.maxrss_kb;
     }
-    m.seconds = s_median(sec, b->o.runs);
+    m.seconds = bench_median(sec, (size_t)b->o.runs);
     m.rate = (double)b->filled / m.seconds;
-    m.maxrss_kb = (long)s_median(rss, b->o.runs);
+    m.maxrss_kb = (long)bench_median(rss, (size_t)b->o.runs);
     return m;
 }
 
