@@ -6,6 +6,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "crypto/sha256.h"
+
 #define LEAF_PREFIX 0x00
 #define NODE_PREFIX 0x01
 
@@ -16,14 +18,9 @@ void
 merkle_leaf_hash(const uint8_t *entry, size_t len,
     uint8_t out[MERKLE_HASH_BYTES])
 {
-    crypto_hash_sha256_state st;
-    const uint8_t            prefix = LEAF_PREFIX;
+    const uint8_t prefix = LEAF_PREFIX;
 
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
-    if (len > 0)
-        crypto_hash_sha256_update(&st, entry, len);
-    crypto_hash_sha256_final(&st, out);
+    sha256_concat(&prefix, 1, entry, len, out);
 }
 
 void
@@ -36,13 +33,13 @@ merkle_node_hash(const uint8_t left[MERKLE_HASH_BYTES],
     buf[0] = NODE_PREFIX;
     memcpy(buf + 1, left, MERKLE_HASH_BYTES);
     memcpy(buf + 1 + MERKLE_HASH_BYTES, right, MERKLE_HASH_BYTES);
-    crypto_hash_sha256(out, buf, sizeof buf);
+    sha256(buf, sizeof buf, out);
 }
 
 static void
 s_empty_root(uint8_t out[MERKLE_HASH_BYTES])
 {
-    crypto_hash_sha256(out, (const uint8_t *)"", 0);
+    sha256(NULL, 0, out);
 }
 
 /* The largest power of two strictly less than n, for n >= 2: RFC 6962's

@@ -37,7 +37,7 @@
  *     of every tree. It is accepted only with an empty proof and the empty
  *     tree root, and says nothing about the new tree.
  *
- * Hashing (crypto_hash_sha256) needs no sodium_init(), so the hash and
+ * Hashing (crypto/sha256.h) needs no sodium_init(), so the hash and
  * frontier functions do not call it; frontier parsing, proof generation
  * and verification call it themselves. All functions are reentrant.
  */

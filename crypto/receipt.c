@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "crypto/envelope.h"
+#include "crypto/sha256.h"
 
 #define S_ENVELOPE_HASH_BYTES 32
 #define S_PACKAGE_ID_BYTES    16
@@ -221,7 +222,7 @@ receipt_verify_rejection(const Csbm__Signed *s, const uint8_t hub_pk[32],
 void
 receipt_envelope_hash(const uint8_t *env, size_t len, uint8_t out[32])
 {
-    crypto_hash_sha256(out, env, len);
+    sha256(env, len, out);
 }
 
 const char *
