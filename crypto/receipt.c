@@ -87,10 +87,39 @@ oom:
 }
 
 Csbm__Signed *
-receipt_sign(const keys_secret_t *hub_key, const Csbm__Receipt *receipt,
-    errbuf_t *err)
+receipt_make(const keys_secret_t *hub_key, const Csbm__Receipt *receipt,
+    uint8_t statement_hash[32], errbuf_t *err)
 {
-    return s_sign(hub_key, RECEIPT_LABEL, &receipt->base, err);
+    Csbm__Signed *s = NULL;
+    size_t        len;
+
+    if (hub_key == NULL || keys_secret_kind(hub_key) != KEYS_SIGN) {
+        errbuf_set(err, "a receipt names the hub's signing key");
+        return NULL;
+    }
+    len = protobuf_c_message_get_packed_size(&receipt->base);
+    if (len > RECEIPT_MAX_STATEMENT) {
+        errbuf_set(err, "receipt statement is %zu bytes, more than the limit "
+            "of %d", len, RECEIPT_MAX_STATEMENT);
+        return NULL;
+    }
+    if ((s = calloc(1, sizeof *s)) == NULL)
+        goto oom;
+    csbm__signed__init(s);
+    s->statement.data = malloc(len + 1);
+    s->hub_key_id.data = malloc(KEYS_ID_BYTES);
+    if (s->statement.data == NULL || s->hub_key_id.data == NULL)
+        goto oom;
+    s->statement.len = protobuf_c_message_pack(&receipt->base,
+        s->statement.data);
+    s->hub_key_id.len = KEYS_ID_BYTES;
+    memcpy(s->hub_key_id.data, keys_secret_key_id(hub_key), KEYS_ID_BYTES);
+    sha256(s->statement.data, s->statement.len, statement_hash);
+    return s;
+oom:
+    receipt_signed_free(s);
+    errbuf_set(err, "out of memory");
+    return NULL;
 }
 
 Csbm__Signed *
@@ -167,29 +196,56 @@ s_check(const Csbm__Signed *s, const uint8_t hub_pk[32], const char *label,
 }
 
 int
-receipt_verify(const Csbm__Signed *s, const uint8_t hub_pk[32],
-    Csbm__Receipt **out, errbuf_t *err)
+receipt_parse(const Csbm__Signed *s, Csbm__Receipt **out, errbuf_t *err)
 {
     Csbm__Receipt *r;
 
     *out = NULL;
-    if (s_check(s, hub_pk, RECEIPT_LABEL, err) != 0)
+    if (s == NULL) {
+        errbuf_set(err, "no receipt");
         return -1;
+    }
+    if (s->hub_key_id.len != KEYS_ID_BYTES) {
+        errbuf_set(err, "hub key id is %zu bytes, not %d", s->hub_key_id.len,
+            KEYS_ID_BYTES);
+        return -1;
+    }
+    if (s->statement.len == 0 || s->statement.len > RECEIPT_MAX_STATEMENT) {
+        errbuf_set(err, "receipt statement is %zu bytes, outside 1..%d",
+            s->statement.len, RECEIPT_MAX_STATEMENT);
+        return -1;
+    }
     r = csbm__receipt__unpack(NULL, s->statement.len, s->statement.data);
     if (r == NULL) {
-        errbuf_set(err, "the signed receipt statement does not parse");
+        errbuf_set(err, "the receipt statement does not parse");
         return -1;
     }
     if (r->package_id.len != S_PACKAGE_ID_BYTES
-        || r->envelope_hash.len != S_ENVELOPE_HASH_BYTES || r->position == 0) {
-        errbuf_set(err, "the signed receipt is incomplete (package id %zu "
-            "bytes, envelope hash %zu bytes, position %llu)",
-            r->package_id.len, r->envelope_hash.len,
-            (unsigned long long)r->position);
+        || r->envelope_hash.len != S_ENVELOPE_HASH_BYTES || r->position == 0
+        || r->position > (uint64_t)INT64_MAX
+        || r->accepted_at > (uint64_t)INT64_MAX) {
+        errbuf_set(err, "the receipt is incomplete (package id %zu bytes, "
+            "envelope hash %zu bytes, position %llu)", r->package_id.len,
+            r->envelope_hash.len, (unsigned long long)r->position);
         csbm__receipt__free_unpacked(r, NULL);
         return -1;
     }
     *out = r;
+    return 0;
+}
+
+int
+receipt_verify(const Csbm__Signed *s, const Csbm__InclusionProof *ip,
+    const uint8_t hub_pk[32], Csbm__Receipt **out, treehead_t *head,
+    errbuf_t *err)
+{
+    if (receipt_parse(s, out, err) != 0)
+        return -1;
+    if (receipt_inclusion_verify(s, *out, ip, hub_pk, head, err) != 0) {
+        csbm__receipt__free_unpacked(*out, NULL);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -236,15 +292,22 @@ receipt_reason_name(int reason)
 
 /* ------------------------------------------------------------- log --- */
 
+void
+receipt_leaf_hash(const Csbm__Signed *s, const Csbm__Receipt *r,
+    uint8_t out[MERKLE_HASH_BYTES])
+{
+    uint8_t sh[S_ENVELOPE_HASH_BYTES];
+
+    sha256(s->statement.data, s->statement.len, sh);
+    treehead_leaf_package_hash(r->position, (int64_t)r->accepted_at,
+        r->envelope_hash.data, sh, out);
+}
+
 int
-receipt_inclusion_verify(const Csbm__Receipt *r,
+receipt_inclusion_verify(const Csbm__Signed *s, const Csbm__Receipt *r,
     const Csbm__InclusionProof *ip, const uint8_t hub_pk[32],
     treehead_t *head, errbuf_t *err)
 {
-    uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
-    uint8_t leaf[MERKLE_HASH_BYTES];
-    size_t  n = 0;
-
     memset(head, 0, sizeof *head);
     if (ip == NULL) {
         errbuf_set(err, "no inclusion proof");
@@ -254,14 +317,27 @@ receipt_inclusion_verify(const Csbm__Receipt *r,
         errbuf_prefix(err, "tree head");
         return -1;
     }
+    return receipt_path_verify(s, r, ip->leaf_index, ip->path.data,
+        ip->path.len, head, err);
+}
+
+int
+receipt_path_verify(const Csbm__Signed *s, const Csbm__Receipt *r,
+    uint64_t leaf_index, const uint8_t *path, size_t path_len,
+    const treehead_t *head, errbuf_t *err)
+{
+    uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+    uint8_t leaf[MERKLE_HASH_BYTES];
+    size_t  n = 0;
+
     if (strcmp(head->origin, r->federation) != 0) {
         errbuf_set(err, "the tree head is of the log of \"%s\", the receipt "
             "of federation \"%s\"", head->origin, r->federation);
         return -1;
     }
-    if (ip->leaf_index != r->log_index) {
+    if (leaf_index != r->log_index) {
         errbuf_set(err, "the proof is for leaf %llu, the receipt names leaf "
-            "%llu", (unsigned long long)ip->leaf_index,
+            "%llu", (unsigned long long)leaf_index,
             (unsigned long long)r->log_index);
         return -1;
     }
@@ -270,21 +346,19 @@ receipt_inclusion_verify(const Csbm__Receipt *r,
         errbuf_set(err, "the tree head is older than the receipt");
         return -1;
     }
-    if (r->position == 0 || r->position > (uint64_t)INT64_MAX) {
-        errbuf_set(err, "the receipt has no valid position");
+    if (r->position == 0 || r->position > (uint64_t)INT64_MAX
+        || r->envelope_hash.len != S_ENVELOPE_HASH_BYTES) {
+        errbuf_set(err, "the receipt has no valid position or envelope hash");
         return -1;
     }
-    if (treehead_proof_parse(ip->path.data, ip->path.len, proof, &n, err)
-        != 0)
+    if (treehead_proof_parse(path, path_len, proof, &n, err) != 0)
         return -1;
-    treehead_leaf_package_hash(r->position, (int64_t)r->accepted_at,
-        r->envelope_hash.data, leaf);
-    if (merkle_inclusion_verify(leaf, ip->leaf_index, head->size,
+    receipt_leaf_hash(s, r, leaf);
+    if (merkle_inclusion_verify(leaf, leaf_index, head->size,
             (const uint8_t(*)[MERKLE_HASH_BYTES])proof, n, head->root, err)
         != 0) {
         errbuf_prefix(err, "inclusion proof of leaf %llu in the tree of %llu",
-            (unsigned long long)ip->leaf_index,
-            (unsigned long long)head->size);
+            (unsigned long long)leaf_index, (unsigned long long)head->size);
         return -1;
     }
     return 0;
@@ -315,12 +389,12 @@ receipt_file_verify(const uint8_t *buf, size_t len, const uint8_t hub_pk[32],
             "of at most %u bytes)", RECEIPT_FILE_MAX);
         return -1;
     }
-    if (receipt_verify(f->receipt, hub_pk, &out->receipt, err) != 0) {
+    if (receipt_parse(f->receipt, &out->receipt, err) != 0) {
         errbuf_prefix(err, "receipt");
         goto done;
     }
-    if (receipt_inclusion_verify(out->receipt, f->inclusion, hub_pk,
-            &out->head, err) != 0)
+    if (receipt_inclusion_verify(f->receipt, out->receipt, f->inclusion,
+            hub_pk, &out->head, err) != 0)
         goto done;
     if (env != NULL) {
         envelope_t *e;

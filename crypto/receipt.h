@@ -1,11 +1,21 @@
 /*
- * receipt: the hub's signed statements — receipts for archived packages and
+ * receipt: the hub's statements — receipts for archived packages and
  * rejections for refused ones.
  *
- * A statement is a serialized csbm.Receipt or csbm.Rejection; the hub signs
- * with Ed25519 over label || 0x00 || statement bytes, where label is
- * "CSBM-receipt-v1" or "CSBM-rejection-v1", so one can never be passed off
- * as the other. Verification parses only the exact signed bytes.
+ * A statement is a serialized csbm.Receipt or csbm.Rejection, carried in a
+ * csbm.Signed with the id of the hub key it answers to.
+ *
+ * Rejections are signed one by one: Ed25519 over label || 0x00 ||
+ * statement bytes, label "CSBM-rejection-v1".
+ *
+ * Receipts are signed in batches, as a transparency log signs its entries:
+ * the receipt's own signature field is empty, and its leaf in the hub's log
+ * (treehead_leaf_package, which binds the SHA-256 of the exact statement
+ * bytes) is in a tree head the hub signed. A receipt is therefore worth
+ * exactly its inclusion proof: receipt_verify checks both. One Ed25519
+ * signature per batch replaces one per package.
+ *
+ * Verification parses only the exact bytes covered.
  */
 #ifndef CSBM_RECEIPT_H
 #define CSBM_RECEIPT_H
@@ -22,21 +32,30 @@
 #define REJECTION_LABEL "CSBM-rejection-v1"
 #define RECEIPT_MAX_STATEMENT 4096
 
-/* Sign a Receipt with the hub's KEYS_SIGN key into a new Csbm__Signed
- * (caller frees with receipt_signed_free). */
-Csbm__Signed *receipt_sign(const keys_secret_t *hub_key,
-    const Csbm__Receipt *receipt, errbuf_t *err)
+/* A Receipt as carried: a new Csbm__Signed holding its serialized
+ * statement and hub_key's id, without a signature of its own (caller
+ * frees with receipt_signed_free). *statement_hash receives the SHA-256
+ * of the statement bytes, for the package's leaf. */
+Csbm__Signed *receipt_make(const keys_secret_t *hub_key,
+    const Csbm__Receipt *receipt, uint8_t statement_hash[32], errbuf_t *err)
     __attribute__((warn_unused_result));
 Csbm__Signed *receipt_sign_rejection(const keys_secret_t *hub_key,
     const Csbm__Rejection *rejection, errbuf_t *err)
     __attribute__((warn_unused_result));
 void receipt_signed_free(Csbm__Signed *s);
 
-/* Verify a signed receipt with the hub's public key and return the parsed
- * statement (caller frees with protobuf_c_message_free_unpacked). Checks
- * key id, sizes, signature, then parses the signed bytes. */
-int receipt_verify(const Csbm__Signed *s, const uint8_t hub_pk[32],
-    Csbm__Receipt **out, errbuf_t *err) __attribute__((warn_unused_result));
+/* Parse a receipt's statement without trusting it yet: sizes, the
+ * fields every receipt has. Caller frees *out with
+ * protobuf_c_message_free_unpacked. The receipt proves nothing until
+ * receipt_inclusion_verify (or receipt_verify) has checked its leaf. */
+int receipt_parse(const Csbm__Signed *s, Csbm__Receipt **out, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* receipt_parse, then receipt_inclusion_verify with ip: the receipt is
+ * one the hub holds to. Returns 0 with *out (caller frees) and *head. */
+int receipt_verify(const Csbm__Signed *s, const Csbm__InclusionProof *ip,
+    const uint8_t hub_pk[32], Csbm__Receipt **out, treehead_t *head,
+    errbuf_t *err) __attribute__((warn_unused_result));
 int receipt_verify_rejection(const Csbm__Signed *s, const uint8_t hub_pk[32],
     Csbm__Rejection **out, errbuf_t *err) __attribute__((warn_unused_result));
 
@@ -51,16 +70,30 @@ const char *receipt_reason_name(int reason);
 
 #define RECEIPT_FILE_MAX (64u * 1024) /* largest receipt file accepted */
 
-/* Does ip show that the (verified) receipt r is a leaf of a tree head the
- * hub signed with hub_pk? Checks the head's signature, that its origin is
- * the receipt's federation, that it is not older than the receipt, that
- * the leaf index is the receipt's log_index, the proof's length, and the
- * leaf recomputed from the receipt (position, accepted_at, envelope hash)
- * against the head's root. Returns 0 with *head, or -1 with err. */
-int receipt_inclusion_verify(const Csbm__Receipt *r,
+/* The leaf hash of receipt s (r its parsed statement): the package leaf
+ * of r's position, accepted_at and envelope hash and of the SHA-256 of
+ * s's statement bytes. */
+void receipt_leaf_hash(const Csbm__Signed *s, const Csbm__Receipt *r,
+    uint8_t out[MERKLE_HASH_BYTES]) __attribute__((nonnull));
+
+/* Does ip show that receipt s (r its parsed statement) is a leaf of a
+ * tree head the hub signed with hub_pk? Checks the head's signature,
+ * then receipt_path_verify against it. Returns 0 with *head, or -1 with
+ * err. */
+int receipt_inclusion_verify(const Csbm__Signed *s, const Csbm__Receipt *r,
     const Csbm__InclusionProof *ip, const uint8_t hub_pk[32],
     treehead_t *head, errbuf_t *err)
-    __attribute__((warn_unused_result, nonnull(1, 3, 4)));
+    __attribute__((warn_unused_result, nonnull(1, 2, 4, 5)));
+
+/* The same against a head already verified (a pull page's): that its
+ * origin is the receipt's federation, that it is not older than the
+ * receipt, that leaf_index is the receipt's log_index, the proof's
+ * length, and the leaf recomputed from the receipt against the head's
+ * root. Returns 0, or -1 with err. */
+int receipt_path_verify(const Csbm__Signed *s, const Csbm__Receipt *r,
+    uint64_t leaf_index, const uint8_t *path, size_t path_len,
+    const treehead_t *head, errbuf_t *err)
+    __attribute__((warn_unused_result, nonnull(1, 2, 6)));
 
 /* What a verified receipt file says. */
 typedef struct {
@@ -70,8 +103,8 @@ typedef struct {
 } receipt_proof_t;
 
 /* Verify a receipt file (a serialized csbm.ReceiptFile) offline with the
- * hub's public signing key only: the receipt's signature, its inclusion
- * in the signed head, and, if env is not NULL, that env is the envelope
+ * hub's public signing key only: the receipt's inclusion in the signed
+ * head, and, if env is not NULL, that env is the envelope
  * it names (SHA-256 and package id). Returns 0 with *out, or -1 with err
  * saying which check failed. */
 int receipt_file_verify(const uint8_t *buf, size_t len,
@@ -80,7 +113,7 @@ int receipt_file_verify(const uint8_t *buf, size_t len,
     __attribute__((warn_unused_result, nonnull(3, 6)));
 void receipt_proof_clear(receipt_proof_t *p);
 
-/* Serialize a receipt file from a signed receipt and its inclusion proof
+/* Serialize a receipt file from a receipt and its inclusion proof
  * (either may be given serialized instead: NULL the message, pass the
  * bytes). Caller frees *out. Returns 0, or -1 with err. */
 int receipt_file_pack(const uint8_t *receipt, size_t receipt_len,

@@ -262,21 +262,25 @@ treehead_cosign_verify(const uint8_t pk[32], const uint8_t *sth, size_t len,
 
 void
 treehead_leaf_package(uint64_t position, int64_t accepted_at,
-    const uint8_t envelope_hash[32], uint8_t out[TREEHEAD_LEAF_PACKAGE_BYTES])
+    const uint8_t envelope_hash[32], const uint8_t receipt_hash[32],
+    uint8_t out[TREEHEAD_LEAF_PACKAGE_BYTES])
 {
     out[0] = TREEHEAD_LEAF_PACKAGE;
     s_put64(out + 1, position);
     s_put64(out + 9, (uint64_t)accepted_at);
     memcpy(out + 17, envelope_hash, 32);
+    memcpy(out + 49, receipt_hash, 32);
 }
 
 void
 treehead_leaf_package_hash(uint64_t position, int64_t accepted_at,
-    const uint8_t envelope_hash[32], uint8_t out[MERKLE_HASH_BYTES])
+    const uint8_t envelope_hash[32], const uint8_t receipt_hash[32],
+    uint8_t out[MERKLE_HASH_BYTES])
 {
     uint8_t e[TREEHEAD_LEAF_PACKAGE_BYTES];
 
-    treehead_leaf_package(position, accepted_at, envelope_hash, e);
+    treehead_leaf_package(position, accepted_at, envelope_hash, receipt_hash,
+        e);
     merkle_leaf_hash(e, sizeof e, out);
 }
 

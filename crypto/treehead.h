@@ -35,7 +35,7 @@
 
 #define TREEHEAD_LEAF_PACKAGE       0x01
 #define TREEHEAD_LEAF_PULL          0x02
-#define TREEHEAD_LEAF_PACKAGE_BYTES (1 + 8 + 8 + 32)
+#define TREEHEAD_LEAF_PACKAGE_BYTES (1 + 8 + 8 + 32 + 32)
 #define TREEHEAD_PULL_MAX_POSITIONS 256
 #define TREEHEAD_WHO_MAX            15
 #define TREEHEAD_LEAF_MAX \
@@ -83,13 +83,18 @@ int treehead_cosign_verify(const uint8_t pk[32], const uint8_t *sth,
     size_t len, const uint8_t *sig, size_t sig_len, errbuf_t *err)
     __attribute__((warn_unused_result));
 
-/* The leaf entry of an archived package (TREEHEAD_LEAF_PACKAGE_BYTES). */
+/* The leaf entry of an archived package (TREEHEAD_LEAF_PACKAGE_BYTES):
+ * its position, when it was accepted, the SHA-256 of its envelope and the
+ * SHA-256 of its receipt's statement bytes, which the leaf thereby signs
+ * (crypto/receipt.h). */
 void treehead_leaf_package(uint64_t position, int64_t accepted_at,
-    const uint8_t envelope_hash[32], uint8_t out[TREEHEAD_LEAF_PACKAGE_BYTES]);
+    const uint8_t envelope_hash[32], const uint8_t receipt_hash[32],
+    uint8_t out[TREEHEAD_LEAF_PACKAGE_BYTES]);
 
 /* The leaf hash of that entry. */
 void treehead_leaf_package_hash(uint64_t position, int64_t accepted_at,
-    const uint8_t envelope_hash[32], uint8_t out[MERKLE_HASH_BYTES]);
+    const uint8_t envelope_hash[32], const uint8_t receipt_hash[32],
+    uint8_t out[MERKLE_HASH_BYTES]);
 
 /* The leaf entry of a pull served: member who, at time at, asked after
  * position after and got positions[0..n). out holds TREEHEAD_LEAF_MAX

@@ -77,7 +77,7 @@
 
 #define S_BUSY_TIMEOUT_MS 10000
 #define S_CACHE_KIB       "65536" /* page cache of one connection, KiB */
-#define S_ROOT_CACHE      4096 /* range roots kept for proofs (a power of 2) */
+#define S_ROOT_CACHE      16384 /* range roots kept for proofs (a power of 2) */
 
 /* A range root of the log, [start, end). The log only grows, so a root
  * over leaves that exist never changes; the cache is emptied when a
@@ -94,7 +94,6 @@ enum {
     S_ROLLBACK,
     S_INSERT,
     S_INSERT_RCPT,
-    S_SET_RECEIPT,
     S_BY_ID,
     S_BY_SEQ,
     S_PAGE,
@@ -124,7 +123,6 @@ static const char *const s_sql[S_COUNT_STMTS] = {
                  "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [S_INSERT_RCPT] = "INSERT OR IGNORE INTO recipients(position, recipient) "
                       "VALUES(?, ?)",
-    [S_SET_RECEIPT] = "UPDATE archive SET receipt = ? WHERE position = ?",
     [S_BY_ID] = "SELECT position, package_id, sender, sequence, "
                 "envelope_hash, accepted_at, receipt, log_index FROM archive "
                 "WHERE package_id = ?",
@@ -132,7 +130,8 @@ static const char *const s_sql[S_COUNT_STMTS] = {
                  "envelope_hash, accepted_at, receipt, log_index FROM archive "
                  "WHERE sender = ? AND sequence = ?",
     [S_PAGE] = "SELECT a.position, length(a.envelope) + "
-               "coalesce(length(a.receipt), 0), a.envelope, a.receipt "
+               "coalesce(length(a.receipt), 0), a.envelope, a.receipt, "
+               "a.log_index "
                "FROM recipients r JOIN archive a ON a.position = r.position "
                "WHERE r.recipient = ? AND r.position > ? "
                "ORDER BY r.position LIMIT ?",
@@ -619,7 +618,7 @@ archive_append(archive_t *self, const archive_entry_t *e, uint64_t *position,
     {
         uint8_t entry[TREEHEAD_LEAF_PACKAGE_BYTES];
         treehead_leaf_package((uint64_t)pos, e->accepted_at,
-            e->envelope_hash, entry);
+            e->envelope_hash, e->receipt_hash, entry);
         if (s_leaf_add(self, TREEHEAD_LEAF_PACKAGE, pos, e->accepted_at,
                 entry, sizeof entry, NULL, err) != 0)
             return -1;
@@ -627,29 +626,6 @@ archive_append(archive_t *self, const archive_entry_t *e, uint64_t *position,
     self->batch_count = (uint64_t)pos;
     self->batch_last_pos = (uint64_t)pos;
     *position = (uint64_t)pos;
-    return 0;
-}
-
-int
-archive_set_receipt(archive_t *self, uint64_t position, const uint8_t *receipt,
-    size_t len, errbuf_t *err)
-{
-    sqlite3_stmt *st = self->st[S_SET_RECEIPT];
-
-    if (position == 0 || position > (uint64_t)INT64_MAX) {
-        errbuf_set(err, "%s: no position %llu", self->path,
-            (unsigned long long)position);
-        return -1;
-    }
-    sqlite3_bind_blob64(st, 1, receipt, len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)position);
-    if (s_run(self, S_SET_RECEIPT, "storing a receipt", err) != 0)
-        return -1;
-    if (sqlite3_changes(self->db) != 1) {
-        errbuf_set(err, "%s: no position %llu", self->path,
-            (unsigned long long)position);
-        return -1;
-    }
     return 0;
 }
 
@@ -765,6 +741,7 @@ archive_page(archive_t *self, const char *recipient, uint64_t after,
         it.envelope_len = (size_t)sqlite3_column_bytes(st, 2);
         it.receipt = sqlite3_column_blob(st, 3);
         it.receipt_len = (size_t)sqlite3_column_bytes(st, 3);
+        it.log_index = (uint64_t)sqlite3_column_int64(st, 4);
         if (it.envelope == NULL || it.receipt == NULL) {
             errbuf_set(err, "%s: archive row at position %llu has no %s",
                 self->path, (unsigned long long)it.position,
@@ -849,6 +826,28 @@ typedef struct {
 } s_node_ctx_t;
 
 /* merkle_node_fn: store each perfect subtree root above the leaves. */
+static s_root_slot_t *
+s_root_slot(archive_t *self, uint64_t start, uint64_t end)
+{
+    return &self->roots[(start * UINT64_C(0x9E3779B97F4A7C15) ^ end)
+                        & (S_ROOT_CACHE - 1)];
+}
+
+static void
+s_root_put(archive_t *self, uint64_t start, uint64_t end,
+    const uint8_t hash[MERKLE_HASH_BYTES])
+{
+    s_root_slot_t *slot = s_root_slot(self, start, end);
+
+    slot->start = start;
+    slot->end = end;
+    memcpy(slot->hash, hash, MERKLE_HASH_BYTES);
+}
+
+/* Every leaf and perfect subtree as it completes: into the range-root
+ * cache, so that the proofs of a batch's receipts and of what a pull
+ * returns are read from memory (rolled back with the batch), and, above
+ * the leaves, into log_node. */
 static int
 s_node_store(void *ctx, unsigned level, uint64_t index,
     const uint8_t hash[MERKLE_HASH_BYTES])
@@ -856,6 +855,8 @@ s_node_store(void *ctx, unsigned level, uint64_t index,
     s_node_ctx_t *c = ctx;
     sqlite3_stmt *st = c->self->st[S_NODE_INSERT];
 
+    if (level < 63)
+        s_root_put(c->self, index << level, (index + 1) << level, hash);
     if (level == 0)
         return 0; /* the leaf itself is in the log table */
     sqlite3_bind_int(st, 1, (int)level);
@@ -1002,8 +1003,7 @@ s_range_root(archive_t *self, uint64_t start, uint64_t end,
         merkle_root(NULL, 0, out);
         return 0;
     }
-    slot = &self->roots[(start * UINT64_C(0x9E3779B97F4A7C15) ^ end)
-                        & (S_ROOT_CACHE - 1)];
+    slot = s_root_slot(self, start, end);
     if (slot->end == end && slot->start == start) {
         memcpy(out, slot->hash, MERKLE_HASH_BYTES);
         return 0;
@@ -1018,9 +1018,7 @@ s_range_root(archive_t *self, uint64_t start, uint64_t end,
             return -1;
         merkle_node_hash(l, r, out);
     }
-    slot->start = start;
-    slot->end = end;
-    memcpy(slot->hash, out, MERKLE_HASH_BYTES);
+    s_root_put(self, start, end, out);
     return 0;
 }
 

@@ -6,7 +6,7 @@
  * One SQLite file (WAL, synchronous=FULL): a commit that returned is on
  * disk, so the hub sends a receipt only after archive_commit. Writes are
  * batched: archive_begin, any number of archive_append /
- * archive_set_receipt / archive_log_event, then archive_commit (or
+ * archive_log_event, then archive_commit (or
  * archive_rollback). Reads inside a batch see the batch's own writes.
  * Positions start at 1, grow by one per package and are never reused.
  * The schema is described at the top of node/archive.c.
@@ -44,12 +44,15 @@ typedef struct {
     uint8_t            envelope_hash[32];
     const char *const *recipients;
     size_t             n_recipients;
-    /* The signed receipt (serialized csbm.Signed), written with the row;
-     * NULL to set it later with archive_set_receipt. A receipt names its
-     * position and leaf: sign it for archive_next_position and
-     * archive_log_size, which archive_append then checks. */
+    /* The receipt (serialized csbm.Signed, crypto/receipt.h), written
+     * with the row, and the SHA-256 of its statement bytes, which the
+     * package's leaf binds. A receipt names its position and leaf: make
+     * it for archive_next_position and archive_log_size, which
+     * archive_append then checks. (NULL only in tests of the archive
+     * itself; audit verify reports a package without a receipt.) */
     const uint8_t     *receipt;
     size_t             receipt_len;
+    uint8_t            receipt_hash[32];
 } archive_entry_t;
 
 /* What a lookup returns: the archived facts, without the envelope. */
@@ -68,6 +71,7 @@ typedef struct {
 /* One item of a page; the pointers are valid during the callback only. */
 typedef struct {
     uint64_t       position;
+    uint64_t       log_index; /* its leaf in the log */
     const uint8_t *envelope;
     size_t         envelope_len;
     const uint8_t *receipt;
@@ -130,11 +134,6 @@ int  archive_in_batch(const archive_t *self);
  * receipt was signed for another position than the one it gets. */
 int archive_append(archive_t *self, const archive_entry_t *entry,
     uint64_t *position, errbuf_t *err) __attribute__((warn_unused_result));
-
-/* Store the signed receipt (serialized csbm.Signed) of a position. */
-int archive_set_receipt(archive_t *self, uint64_t position,
-    const uint8_t *receipt, size_t len, errbuf_t *err)
-    __attribute__((warn_unused_result));
 
 /* Look a package up by id, or by sender and sequence. Returns 1 and fills
  * *out (free out->receipt), 0 if there is none, -1 on error. */

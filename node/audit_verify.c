@@ -38,6 +38,7 @@
 
 #include "crypto/merkle.h"
 #include "crypto/receipt.h"
+#include "crypto/sha256.h"
 #include "crypto/treehead.h"
 #include "node/cli.h"
 #include "node/cmd_audit.h"
@@ -272,9 +273,11 @@ s_hub_key(const keyring_t *kr, const Csbm__Signed *s, int64_t at,
     return k;
 }
 
-/* A package row's two signatures: the envelope (the hub's own
- * hub_verify_submit, sender's key as of creation) and the receipt, which
- * must be the hub's for this row. v is scratch space. */
+/* A package row's signature, the envelope's (the hub's own
+ * hub_verify_submit, sender's key as of creation), and its receipt, which
+ * must name a hub key valid then and describe this row. The receipt's
+ * bytes are signed through the row's leaf (s_check_package binds them in
+ * the entry it recomputes). v is scratch space. */
 static void
 s_verify_item(const s_pool_t *p, s_batch_t *b, int slot, hub_verdict_t *v)
 {
@@ -295,7 +298,7 @@ s_verify_item(const s_pool_t *p, s_batch_t *b, int slot, hub_verdict_t *v)
     if (s == NULL) {
         s_note_add(&b->verify, it->idx, it->pos, slot, "no readable receipt");
     } else if ((k = s_hub_key(p->kr, s, it->accepted, &why)) == NULL
-               || receipt_verify(s, k->pub.sign_pk, &r, &why) != 0) {
+               || receipt_parse(s, &r, &why) != 0) {
         s_note_add(&b->verify, it->idx, it->pos, slot, "receipt: %s",
             why.msg);
     } else if (r->position != (uint64_t)it->pos
@@ -725,10 +728,22 @@ s_check_package(s_audit_t *a, sqlite3_stmt *st, s_item_t *it,
     const void          *rb = sqlite3_column_blob(st, 9);
     size_t               rl = (size_t)sqlite3_column_bytes(st, 9);
 
+    uint8_t              rh[32];
+    Csbm__Signed        *s = NULL;
+
     a->rep->packages++;
     it->accepted = sqlite3_column_int64(st, 8);
     receipt_envelope_hash(env, env_len, it->hash);
-    treehead_leaf_package((uint64_t)it->pos, it->accepted, it->hash, entry);
+    /* The receipt's statement as stored; an unreadable one leaves a leaf
+     * that cannot match (and s_verify_item reports it). */
+    memset(rh, 0, sizeof rh);
+    if (rb != NULL && rl > 0
+        && (s = csbm__signed__unpack(NULL, rl, rb)) != NULL) {
+        sha256(s->statement.data, s->statement.len, rh);
+        csbm__signed__free_unpacked(s, NULL);
+    }
+    treehead_leaf_package((uint64_t)it->pos, it->accepted, it->hash, rh,
+        entry);
     if (sqlite3_column_bytes(st, 7) != 32
         || memcmp(sqlite3_column_blob(st, 7), it->hash, 32) != 0)
         s_problem(a, it->idx, it->pos, "the envelope's SHA-256 differs from "
@@ -843,8 +858,8 @@ s_pass_log(s_audit_t *a, FILE *progress, errbuf_t *err)
                 if (entry != NULL && (elen != sizeof mine
                                          || memcmp(entry, mine, elen) != 0))
                     s_problem(a, idx, pos, "the leaf differs from the "
-                        "archived package: its position, acceptance time "
-                        "or envelope changed");
+                        "archived package: its position, acceptance time, "
+                        "envelope or receipt changed");
                 entry = mine;
                 elen = sizeof mine;
             }

@@ -66,10 +66,14 @@
 #define S_REJECTS_PER_MIN 60 /* signed rejections per member per window;
                                 beyond: unsigned WIRE_RETRY, REASON_BUSY */
 #define S_REASONS        16  /* csbm.ReasonCode values */
-/* Pull replies per member: at most S_PULL_BYTES in each S_PULL_WINDOW_S
- * (beyond: WIRE_RETRY, REASON_BUSY). The window outlasts the heartbeat
- * timeout that drops a connection which stopped reading, so what the hub
- * holds queued for a member is bounded by about twice S_PULL_BYTES. */
+/* Pull replies per member not yet read: at most S_PULL_BYTES in each
+ * S_PULL_WINDOW_S (beyond: WIRE_RETRY, REASON_BUSY). A pull whose `after`
+ * is the cursor of the member's last reply shows that reply was read,
+ * and its bytes no longer count: a member catching up page by page is
+ * never held back, one that pipelines pulls without reading is. The
+ * window outlasts the heartbeat timeout that drops a connection which
+ * stopped reading, so what the hub holds queued for a member is bounded
+ * by about twice S_PULL_BYTES. */
 #define S_PULL_BYTES     (96u * 1024 * 1024)
 #define S_PULL_WINDOW_S  10
 #define S_EMPTY_PULLS_PER_MIN 60 /* empty pulls recorded per member and
@@ -181,7 +185,9 @@ struct hub {
         int64_t  reject_since;
         unsigned rejects;
         int64_t  pull_since;    /* the window of pull_bytes */
-        size_t   pull_bytes;    /* pull replies sent in it */
+        size_t   pull_bytes;    /* pull replies sent in it, not yet read */
+        uint64_t sent_cursor;   /* the cursor of the last reply sent */
+        size_t   sent_bytes;    /* and its bytes, while not known read */
     } users[S_USER_SLOTS];
 };
 
@@ -491,6 +497,10 @@ s_pull_clear(s_job_t *job)
         free(it->envelope.data);
         if (it->receipt != NULL)
             csbm__signed__free_unpacked(it->receipt, NULL);
+        if (it->inclusion != NULL) {
+            free(it->inclusion->path.data);
+            free(it->inclusion);
+        }
         free(it);
     }
     free(job->pull.items);
@@ -711,6 +721,11 @@ s_page_item(const archive_item_t *it, void *ctx, errbuf_t *err)
     pi->envelope.len = it->envelope_len;
     pi->receipt = csbm__signed__unpack(NULL, it->receipt_len, it->receipt);
     job->pull.items[job->pull.n_items++] = pi;
+    /* Its path in the batch's head is filled after the commit. */
+    if ((pi->inclusion = calloc(1, sizeof *pi->inclusion)) == NULL)
+        goto oom;
+    csbm__inclusion_proof__init(pi->inclusion);
+    pi->inclusion->leaf_index = it->log_index;
     if (pi->receipt == NULL) {
         errbuf_set(err, "the stored receipt of position %llu does not parse",
             (unsigned long long)it->position);
@@ -747,6 +762,13 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
         quota->pull_since = self->now;
         quota->pull_bytes = 0;
     }
+    if (quota->sent_bytes > 0 && pr->after == quota->sent_cursor) {
+        /* The member read the last reply: it knows its cursor. */
+        quota->pull_bytes -= quota->sent_bytes < quota->pull_bytes
+                                 ? quota->sent_bytes
+                                 : quota->pull_bytes;
+        quota->sent_bytes = 0;
+    }
     if (quota->pull_bytes >= S_PULL_BYTES) {
         job->busy = 1;
         job->needs_commit = 0;
@@ -767,8 +789,15 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
     }
     job->pull.more = more ? 1 : 0;
     job->pull.cursor = n > 0 ? job->pull.items[n - 1]->position : pr->after;
-    for (i = 0; i < (size_t)n; i++)
-        quota->pull_bytes += job->pull.items[i]->envelope.len + 512;
+    if (n > 0) {
+        /* An earlier reply not acknowledged stays counted. */
+        quota->sent_cursor = job->pull.cursor;
+        quota->sent_bytes = 0;
+        for (i = 0; i < (size_t)n; i++)
+            quota->sent_bytes += job->pull.items[i]->envelope.len + 512
+                                 + 32 * MERKLE_MAX_PROOF / 4;
+        quota->pull_bytes += quota->sent_bytes;
+    }
     s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "%ld item%s", n,
         n == 1 ? "" : "s");
 
@@ -1007,8 +1036,9 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
         rcpts[i] = job->v.recipients[i];
     e.recipients = rcpts;
     e.n_recipients = job->v.n_recipients;
-    /* Positions and leaves are given in order, so the receipt is signed
-     * first and written with the row (archive_append checks the position). */
+    /* Positions and leaves are given in order, so the receipt is made
+     * first and written with the row (archive_append checks the position);
+     * the batch's tree head signs it with the package's leaf. */
     job->position = archive_next_position(self->archive);
     job->log_index = archive_log_size(self->archive);
 
@@ -1023,7 +1053,7 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
     r.position = job->position;
     r.accepted_at = (uint64_t)self->now;
     r.log_index = job->log_index;
-    if ((s = receipt_sign(self->sign_key, &r, err)) == NULL)
+    if ((s = receipt_make(self->sign_key, &r, e.receipt_hash, err)) == NULL)
         return -1;
     len = csbm__signed__get_packed_size(s);
     if ((packed = malloc(len + 1)) == NULL) {
@@ -1117,6 +1147,37 @@ s_attach_inclusion(hub_t *self, s_job_t *job)
     job->inclusion.path.data = &job->path[0][0];
     job->inclusion.path.len = n * MERKLE_HASH_BYTES;
     job->have_inclusion = 1;
+}
+
+/* The inclusion proof of every item of a pull page in the newest head,
+ * which the reply carries once. An item whose proof cannot be read turns
+ * the reply into WIRE_RETRY: a member verifies every item. */
+static void
+s_attach_pull_proofs(hub_t *self, s_job_t *job)
+{
+    uint8_t  path[MERKLE_MAX_PROOF][MERKLE_HASH_BYTES];
+    errbuf_t err = {{0}};
+    size_t   i, n = 0;
+
+    if (job->pull.n_items == 0)
+        return;
+    job->pull.tree_head = self->head;
+    for (i = 0; i < job->pull.n_items; i++) {
+        Csbm__InclusionProof *ip = job->pull.items[i]->inclusion;
+        if (self->head == NULL || ip->leaf_index >= self->head_size
+            || archive_inclusion_proof(self->archive, ip->leaf_index,
+                   self->head_size, path, &n, &err) != 0
+            || (ip->path.data = malloc(n * MERKLE_HASH_BYTES + 1)) == NULL) {
+            log_error("inclusion proof of leaf %llu for %s's pull: %s",
+                (unsigned long long)ip->leaf_index, job->user,
+                err.msg[0] ? err.msg : "no tree head holds it");
+            s_pull_clear(job);
+            s_job_retry(job, "log read failed");
+            return;
+        }
+        memcpy(ip->path.data, path, n * MERKLE_HASH_BYTES);
+        ip->path.len = n * MERKLE_HASH_BYTES;
+    }
 }
 
 typedef struct {
@@ -1764,6 +1825,9 @@ s_finish(hub_t *self, s_batch_t *b)
         if (job->kind == S_JOB_SUBMIT && job->receipt != NULL
             && job->status == CSBM__WIRE_STATUS__WIRE_OK)
             s_attach_inclusion(self, job);
+        else if (job->kind == S_JOB_PULL
+                 && job->status == CSBM__WIRE_STATUS__WIRE_OK)
+            s_attach_pull_proofs(self, job);
         else if (job->kind == S_JOB_LOG && job->status == 0)
             s_log_reply(self, job);
     }

@@ -384,7 +384,8 @@ s_seal_all(s_bench_t *b)
 }
 
 /* Pre-fill the pull archive: every pooled envelope, in round-robin order
- * of the members, with a receipt signed by the hub's key. */
+ * of the members, with its receipt, and a tree head signed by the hub's
+ * key for every S_FILL_BATCH of them, as the hub writes them. */
 static void
 s_fill_pull_archive(s_bench_t *b)
 {
@@ -401,6 +402,7 @@ s_fill_pull_archive(s_bench_t *b)
         s_die("%s", err.msg);
     if ((a = archive_open(b->pull_db, S_FED, &err)) == NULL)
         s_die("%s", err.msg);
+    archive_set_log_key(a, sign);
     for (n = 0, k = 0; n < b->o.pull; k++) {
         for (m = 0; m < b->o.members && n < b->o.pull; m++, n++) {
             const s_sealed_t           *s = &b->pool[m * b->per_member + k];
@@ -432,8 +434,6 @@ s_fill_pull_archive(s_bench_t *b)
             receipt_envelope_hash(s->env, s->env_len, ae.envelope_hash);
             ae.recipients = &rcpt;
             ae.n_recipients = 1;
-            if (archive_append(a, &ae, &pos, &err) != 0)
-                s_die("%s", err.msg);
             csbm__receipt__init(&r);
             r.federation = (char *)(uintptr_t)S_FED;
             r.package_id.data = ae.package_id;
@@ -442,16 +442,19 @@ s_fill_pull_archive(s_bench_t *b)
             r.sequence = h->sequence;
             r.envelope_hash.data = ae.envelope_hash;
             r.envelope_hash.len = 32;
-            r.position = pos;
+            r.position = archive_next_position(a);
             r.accepted_at = (uint64_t)now;
-            if ((sig = receipt_sign(sign, &r, &err)) == NULL)
+            r.log_index = archive_log_size(a);
+            if ((sig = receipt_make(sign, &r, ae.receipt_hash, &err)) == NULL)
                 s_die("%s", err.msg);
             len = csbm__signed__get_packed_size(sig);
             if ((packed = malloc(len + 1)) == NULL)
                 s_die("out of memory");
             csbm__signed__pack(sig, packed);
             receipt_signed_free(sig);
-            if (archive_set_receipt(a, pos, packed, len, &err) != 0)
+            ae.receipt = packed;
+            ae.receipt_len = len;
+            if (archive_append(a, &ae, &pos, &err) != 0)
                 s_die("%s", err.msg);
             free(packed);
             envelope_destroy(&e);
@@ -805,6 +808,7 @@ s_check_replies(const s_bench_t *b, const s_pusher_t *p, int with_log)
             p->rep[i]);
         Csbm__Receipt   *rc = NULL;
         errbuf_t         err = {{0}};
+        treehead_t       head;
         uint8_t          hash[32];
         const char      *bad = NULL;
 
@@ -820,8 +824,10 @@ s_check_replies(const s_bench_t *b, const s_pusher_t *p, int with_log)
         else if (with_log != (r->submit->inclusion != NULL))
             bad = with_log ? "a receipt without its inclusion proof"
                            : "an inclusion proof from a hub without a log";
-        else if (receipt_verify(r->submit->receipt, b->hub_pub.sign_pk, &rc,
-                     &err) != 0)
+        else if (with_log
+                     ? receipt_verify(r->submit->receipt, r->submit->inclusion,
+                           b->hub_pub.sign_pk, &rc, &head, &err) != 0
+                     : receipt_parse(r->submit->receipt, &rc, &err) != 0)
             bad = "a receipt that does not verify";
         else {
             receipt_envelope_hash(p->sealed[i].env, p->sealed[i].env_len,

@@ -303,8 +303,10 @@ s_hub_key_by_id(member_t *self, const Csbm__Signed *s, errbuf_t *err)
     return NULL;
 }
 
-/* Verify a signed receipt: a hub key of the keyring, valid when the hub
- * says it accepted the package, in this federation. */
+/* Parse a receipt and check whom it answers to: a hub key of the keyring,
+ * valid when the hub says it accepted the package, in this federation.
+ * It proves nothing before its inclusion proof is checked
+ * (s_check_inclusion, or s_check_item's against a page's head). */
 static int
 s_verify_receipt(member_t *self, const Csbm__Signed *s, Csbm__Receipt **out,
     errbuf_t *err)
@@ -319,7 +321,7 @@ s_verify_receipt(member_t *self, const Csbm__Signed *s, Csbm__Receipt **out,
     }
     if ((k = s_hub_key_by_id(self, s, err)) == NULL)
         return -1;
-    if (receipt_verify(s, k->pub.sign_pk, &r, err) != 0)
+    if (receipt_parse(s, &r, err) != 0)
         return -1;
     if (keyring_signer(self->keyring, MEMBER_HUB_OWNER, k->pub.sign_key_id,
             (int64_t)r->accepted_at, &valid, err) != 0) {
@@ -452,8 +454,9 @@ static int s_head_fits(member_t *self, const Csbm__Signed *s,
  * must stay pending then); *local is set when the failure is the store's,
  * with err. */
 static int
-s_check_inclusion(member_t *self, const Csbm__Receipt *r,
-    const Csbm__InclusionProof *ip, errbuf_t *why, int *local, errbuf_t *err)
+s_check_inclusion(member_t *self, const Csbm__Signed *s,
+    const Csbm__Receipt *r, const Csbm__InclusionProof *ip, errbuf_t *why,
+    int *local, errbuf_t *err)
 {
     const keyring_key_t *k;
     treehead_t           th;
@@ -468,7 +471,7 @@ s_check_inclusion(member_t *self, const Csbm__Receipt *r,
     }
     if (ip->tree_head == NULL
         || (k = s_hub_key_by_id(self, ip->tree_head, &e)) == NULL
-        || receipt_inclusion_verify(r, ip, k->pub.sign_pk, &th, &e) != 0
+        || receipt_inclusion_verify(s, r, ip, k->pub.sign_pk, &th, &e) != 0
         || s_verify_head(self, ip->tree_head, &th, &e) != 0) {
         char what[MAILBOX_ERROR_MAX];
         snprintf(what, sizeof what, "the inclusion proof of the receipt for "
@@ -534,7 +537,8 @@ s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
             "another package, sender, sequence or envelope than the one "
             "sent; the package stays queued");
     }
-    if (s_check_inclusion(self, r, sr->inclusion, &why, &local, err) != 0) {
+    if (s_check_inclusion(self, sr->receipt, r, sr->inclusion, &why, &local,
+            err) != 0) {
         protobuf_c_message_free_unpacked(&r->base, NULL);
         if (local)
             return -1;
@@ -884,7 +888,7 @@ s_why(char *reason, size_t cap, const char *fmt, ...)
  * (in reason). *env keeps the parsed envelope alive until the commit, and
  * *receipt the serialized receipt. */
 static int
-s_check_item(member_t *self, const Csbm__PullItem *pi,
+s_check_item(member_t *self, const treehead_t *head, const Csbm__PullItem *pi,
     mailbox_inbox_item_t *it, envelope_t **env, uint8_t **receipt,
     char *reason, size_t cap)
 {
@@ -939,6 +943,16 @@ s_check_item(member_t *self, const Csbm__PullItem *pi,
             why.msg);
         return 0;
     }
+    if (head == NULL || pi->inclusion == NULL
+        || receipt_path_verify(pi->receipt, r, pi->inclusion->leaf_index,
+               pi->inclusion->path.data, pi->inclusion->path.len, head, &why)
+            != 0) {
+        s_why(reason, cap, "the hub's receipt is not shown in its signed "
+            "log: %s", head == NULL ? "the page came without a valid tree "
+            "head" : pi->inclusion == NULL ? "no inclusion proof" : why.msg);
+        protobuf_c_message_free_unpacked(&r->base, NULL);
+        return 0;
+    }
     receipt_envelope_hash(pi->envelope.data, pi->envelope.len, hash);
     if (!s_same_id(&r->package_id, h->package_id.data)
         || strcmp(r->sender, h->sender) != 0 || r->sequence != h->sequence
@@ -959,6 +973,8 @@ s_check_item(member_t *self, const Csbm__PullItem *pi,
  * what keeps it alive until then. */
 typedef struct {
     const Csbm__PullReply *p;
+    treehead_t             head;      /* p->tree_head, verified */
+    int                    have_head;
     mailbox_inbox_item_t  *items;
     envelope_t           **envs;
     uint8_t              **receipts;
@@ -974,6 +990,8 @@ typedef struct {
 } s_check_run_t;
 
 #define S_CHECKERS 2 /* threads that check a page while the next is fetched */
+#define S_BUSY_RETRIES 24  /* a busy hub's pull asked again this often, */
+#define S_BUSY_WAIT_MS 500 /* this long apart: longer than its window */
 
 static void
 s_page_free(s_page_t *pg)
@@ -992,10 +1010,14 @@ s_page_free(s_page_t *pg)
     memset(pg, 0, sizeof *pg);
 }
 
+/* A page's items are checked against its one tree head: signed by a hub
+ * key valid at its time, verified here once for all of them. */
 static int
-s_page_init(s_page_t *pg, const Csbm__PullReply *p, errbuf_t *err)
+s_page_init(member_t *self, s_page_t *pg, const Csbm__PullReply *p,
+    errbuf_t *err)
 {
-    size_t n = p->n_items, i;
+    size_t   n = p->n_items, i;
+    errbuf_t why = {{0}};
 
     memset(pg, 0, sizeof *pg);
     pg->p = p;
@@ -1004,6 +1026,16 @@ s_page_init(s_page_t *pg, const Csbm__PullReply *p, errbuf_t *err)
             errbuf_set(err, "the hub sent an empty item");
             return -1;
         }
+    if (n > 0) {
+        if (p->tree_head == NULL
+            || s_verify_head(self, p->tree_head, &pg->head, &why) != 0) {
+            errbuf_set(err, "the hub's tree head for the page's receipts %s%s; "
+                "nothing of the page was kept", p->tree_head == NULL
+                ? "is missing" : "does not verify: ", why.msg);
+            return -1;
+        }
+        pg->have_head = 1;
+    }
     pg->items = calloc(n + 1, sizeof *pg->items);
     pg->envs = calloc(n + 1, sizeof *pg->envs);
     pg->receipts = calloc(n + 1, sizeof *pg->receipts);
@@ -1024,7 +1056,9 @@ s_check_run(s_check_run_t *r)
 
     r->rc = 0;
     for (i = r->lo; i < r->hi && r->rc == 0; i++)
-        r->rc = s_check_item(r->self, r->pg->p->items[i], &r->pg->items[i],
+        r->rc = s_check_item(r->self,
+            r->pg->have_head ? &r->pg->head : NULL, r->pg->p->items[i],
+            &r->pg->items[i],
             &r->pg->envs[i], &r->pg->receipts[i],
             r->pg->reasons + i * MAILBOX_ERROR_MAX, MAILBOX_ERROR_MAX);
 }
@@ -1199,17 +1233,33 @@ s_fetch_page(member_t *self, uint64_t cursor, size_t want, errbuf_t *err)
     Csbm__WireRequest req = CSBM__WIRE_REQUEST__INIT;
     Csbm__PullRequest pr = CSBM__PULL_REQUEST__INIT;
     Csbm__WireReply  *reply;
+    int               busy = 0;
 
     pr.after = cursor;
     pr.max_items = (uint32_t)want;
     req.body_case = CSBM__WIRE_REQUEST__BODY_PULL;
     req.pull = &pr;
-    if ((reply = s_call(self, &req, err)) == NULL)
-        return NULL;
+    for (;;) {
+        if ((reply = s_call(self, &req, err)) == NULL)
+            return NULL;
+        /* The hub sheds load for a while (WIRE_RETRY, REASON_BUSY): wait
+         * and ask again, a bounded number of times. */
+        if (reply->status != CSBM__WIRE_STATUS__WIRE_RETRY
+            || reply->reason != CSBM__REASON_CODE__REASON_BUSY
+            || busy >= S_BUSY_RETRIES)
+            break;
+        protobuf_c_message_free_unpacked(&reply->base, NULL);
+        busy++;
+        {
+            struct timespec ts = {0, S_BUSY_WAIT_MS * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
     if (reply->status != CSBM__WIRE_STATUS__WIRE_OK
         || reply->body_case != CSBM__WIRE_REPLY__BODY_PULL) {
-        errbuf_set(err, "hub at %s refused the pull (%s: %s)", self->hub,
-            s_reason(reply->reason), reply->message);
+        errbuf_set(err, "hub at %s refused the pull (%s: %s)%s", self->hub,
+            s_reason(reply->reason), reply->message,
+            busy > 0 ? "; asked again for a while, pull later" : "");
     } else if (reply->pull->n_items > want) {
         errbuf_set(err, "hub at %s sent %zu items for a page of %zu",
             self->hub, reply->pull->n_items, want);
@@ -1257,7 +1307,7 @@ member_pull(member_t *self, size_t max, member_pull_fn progress, void *ctx,
         size_t got = reply->pull->n_items;
 
         next_failed = 0;
-        if (s_page_init(&pg, reply->pull, err) != 0
+        if (s_page_init(self, &pg, reply->pull, err) != 0
             || s_page_check(self, &chk, &pg) != 0) {
             if (err->msg[0] == '\0')
                 errbuf_set(err, "out of memory");

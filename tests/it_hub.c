@@ -262,10 +262,11 @@ s_ping(void *dealer)
 
 /* Check a receipt against what was sent; returns its position. */
 static uint64_t
-s_check_receipt(const Csbm__Signed *s, const uint8_t *env, size_t len,
-    const char *sender, uint64_t seq)
+s_check_receipt(const Csbm__Signed *s, const Csbm__InclusionProof *ip,
+    const uint8_t *env, size_t len, const char *sender, uint64_t seq)
 {
     Csbm__Receipt *r = NULL;
+    treehead_t     th;
     errbuf_t       err = {{0}};
     uint8_t        hash[32];
     envelope_t    *e = envelope_parse(env, len, &err);
@@ -273,7 +274,7 @@ s_check_receipt(const Csbm__Signed *s, const uint8_t *env, size_t len,
 
     assert_non_null(e);
     assert_non_null(s);
-    if (receipt_verify(s, s_hub_pub.sign_pk, &r, &err) != 0)
+    if (receipt_verify(s, ip, s_hub_pub.sign_pk, &r, &th, &err) != 0)
         fail_msg("receipt: %s", err.msg);
     receipt_envelope_hash(env, len, hash);
     assert_string_equal(r->federation, FED);
@@ -305,7 +306,8 @@ s_push_ok(void *dealer, const uint8_t *env, size_t len, const char *sender,
     assert_int_equal(r->body_case, CSBM__WIRE_REPLY__BODY_SUBMIT);
     assert_false(r->submit->duplicate);
     assert_null(r->submit->rejection);
-    pos = s_check_receipt(r->submit->receipt, env, len, sender, seq);
+    pos = s_check_receipt(r->submit->receipt, r->submit->inclusion, env, len,
+        sender, seq);
     csbm__wire_reply__free_unpacked(r, NULL);
     assert_true(s_n_pushed < MAX_PUSHED);
     e = envelope_parse(env, len, NULL);
@@ -423,15 +425,18 @@ test_hub_resubmission_returns_original_receipt(void **state)
     assert_int_equal(a->status, CSBM__WIRE_STATUS__WIRE_OK);
     assert_true(a->submit->duplicate);
     assert_true(b->submit->duplicate);
-    assert_int_equal(s_check_receipt(a->submit->receipt, s_first, s_first_len,
+    assert_int_equal(s_check_receipt(a->submit->receipt, a->submit->inclusion,
+                         s_first, s_first_len,
                          "ARG", 1), s_first_position);
-    /* Byte for byte the receipt the first push got, signature included. */
+    /* Byte for byte the receipt the first push got (signed through its
+     * leaf: no signature of its own). */
     assert_int_equal(a->submit->receipt->statement.len,
         b->submit->receipt->statement.len);
     assert_memory_equal(a->submit->receipt->statement.data,
         b->submit->receipt->statement.data, a->submit->receipt->statement.len);
-    assert_memory_equal(a->submit->receipt->signature.data,
-        b->submit->receipt->signature.data, 64);
+    assert_int_equal(a->submit->receipt->signature.len, 0);
+    assert_int_equal(b->submit->receipt->signature.len, 0);
+    assert_int_equal(b->submit->receipt->hub_key_id.len, 16);
     csbm__wire_reply__free_unpacked(a, NULL);
     csbm__wire_reply__free_unpacked(b, NULL);
     zmq_close(d);
@@ -534,8 +539,29 @@ test_hub_pull_serves_recipients_only(void **state)
     assert_int_equal(r->pull->items[0]->envelope.len, s_first_len);
     assert_memory_equal(r->pull->items[0]->envelope.data, s_first,
         s_first_len);
-    assert_int_equal(receipt_verify(r->pull->items[0]->receipt,
-                         s_hub_pub.sign_pk, &rc, &err), 0);
+    /* Its receipt is in the page's signed head. */
+    assert_non_null(r->pull->tree_head);
+    assert_non_null(r->pull->items[0]->inclusion);
+    assert_null(r->pull->items[0]->inclusion->tree_head);
+    {
+        treehead_t th;
+        assert_int_equal(treehead_verify(r->pull->tree_head,
+                             s_hub_pub.sign_pk, &th, &err), 0);
+        assert_int_equal(receipt_parse(r->pull->items[0]->receipt, &rc, &err),
+            0);
+        assert_int_equal(receipt_path_verify(r->pull->items[0]->receipt, rc,
+                             r->pull->items[0]->inclusion->leaf_index,
+                             r->pull->items[0]->inclusion->path.data,
+                             r->pull->items[0]->inclusion->path.len, &th,
+                             &err), 0);
+        /* Under another item's leaf index it does not verify. */
+        assert_int_not_equal(receipt_path_verify(r->pull->items[0]->receipt,
+                                 rc, r->pull->items[0]->inclusion->leaf_index
+                                         + 1,
+                                 r->pull->items[0]->inclusion->path.data,
+                                 r->pull->items[0]->inclusion->path.len, &th,
+                                 &err), 0);
+    }
     assert_int_equal(rc->position, s_first_position);
     csbm__receipt__free_unpacked(rc, NULL);
     csbm__wire_reply__free_unpacked(r, NULL);

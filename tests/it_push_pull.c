@@ -280,7 +280,8 @@ test_push_pull_tampered_archive_is_refused(void **state)
     }
     /* Someone with access to the hub's disk alters what it serves: a
      * byte of the first package, and the second one's receipt swapped
-     * for the third's (validly signed, for another package). */
+     * for the third's (genuine, in the hub's log, for another package:
+     * its leaf is not the second one's). */
     xfix_fmt(hub_db, sizeof hub_db, "%s/hub.db", xfix_case);
     xfix_sql_exec(hub_db, "UPDATE archive SET envelope = "
         "substr(envelope, 1, length(envelope) - 1) || "
@@ -292,8 +293,8 @@ test_push_pull_tampered_archive_is_refused(void **state)
     xfix_csbm(r, "CHL", "pull", NULL);
     assert_int_equal(r->code, 1);
     assert_non_null(strstr(r->err, "position 1: not valid"));
-    assert_non_null(strstr(r->err, "position 2: the hub's receipt names "
-        "another package"));
+    assert_non_null(strstr(r->err, "position 2: the hub's receipt is not "
+        "shown in its signed log"));
     assert_non_null(strstr(r->out, "pulled 1 new package (3 received, 2 "
         "refused)"));
     assert_int_equal(xfix_node_int("CHL", "SELECT count(*) FROM inbox", NULL),

@@ -83,10 +83,11 @@ s_append(archive_t *a, uint8_t tag, const char *sender, uint64_t seq,
     memset(env, tag, sizeof env);
     memset(receipt, tag, sizeof receipt);
     s_entry(&e, tag, sender, seq, rcpts, n, env, sizeof env);
+    e.receipt = receipt;
+    e.receipt_len = sizeof receipt;
+    memset(e.receipt_hash, tag ^ 0x55, sizeof e.receipt_hash);
     if (archive_append(a, &e, &pos, &err) != 0)
         fail_msg("append: %s", err.msg);
-    assert_int_equal(archive_set_receipt(a, pos, receipt, sizeof receipt,
-                         &err), 0);
     return pos;
 }
 
@@ -218,8 +219,6 @@ test_archive_refuses_incomplete_entries(void **state)
     assert_int_equal(archive_append(a, &e, &pos, &err), -1);
     s_entry(&e, 1, NULL, 1, s_chl, 1, env, sizeof env);
     assert_int_equal(archive_append(a, &e, &pos, &err), -1);
-    assert_int_equal(archive_set_receipt(a, 7, env, sizeof env, &err), -1);
-    assert_int_equal(archive_set_receipt(a, 0, env, sizeof env, &err), -1);
     archive_rollback(a);
     assert_int_equal(archive_commit(a, &err), -1);
     archive_destroy(&a);
@@ -548,15 +547,17 @@ test_archive_log_proofs_match_the_library(void **state)
                                  &err), 0);
         }
     }
-    /* A package leaf commits to the position, time and envelope hash. */
+    /* A package leaf commits to the position, time, envelope hash and
+     * receipt statement hash. */
     {
         archive_record_t rec;
-        uint8_t          id[16], hash[32];
+        uint8_t          id[16], hash[32], rh[32];
         memset(id, 1, sizeof id);
         assert_int_equal(archive_find_by_id(a, id, &rec, &err), 1);
         assert_int_equal(rec.log_index, 0);
         memset(hash, 1 ^ 0xff, sizeof hash);
-        treehead_leaf_package_hash(rec.position, 1767225601, hash, leaf);
+        memset(rh, 1 ^ 0x55, sizeof rh);
+        treehead_leaf_package_hash(rec.position, 1767225601, hash, rh, leaf);
         assert_int_equal(s_leaf_of(db, 0, p1[0]), 0);
         assert_memory_equal(leaf, p1[0], MERKLE_HASH_BYTES);
         free(rec.receipt);

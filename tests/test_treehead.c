@@ -170,15 +170,17 @@ test_treehead_leaf_entries(void **state)
 
     (void)state;
     memset(hash, 0xcd, sizeof hash);
-    treehead_leaf_package(5, 1767225600, hash, e);
+    memset(leaf, 0xef, sizeof leaf); /* as the receipt's statement hash */
+    treehead_leaf_package(5, 1767225600, hash, leaf, e);
     assert_int_equal(e[0], TREEHEAD_LEAF_PACKAGE);
     assert_memory_equal(e + 1, "\0\0\0\0\0\0\0\x05", 8);
     assert_memory_equal(e + 17, hash, 32);
+    assert_memory_equal(e + 49, leaf, 32);
     assert_int_equal(treehead_leaf_check(e, TREEHEAD_LEAF_PACKAGE_BYTES,
         &kind, &err), 0);
     assert_int_equal(kind, TREEHEAD_LEAF_PACKAGE);
     merkle_leaf_hash(e, TREEHEAD_LEAF_PACKAGE_BYTES, want);
-    treehead_leaf_package_hash(5, 1767225600, hash, leaf);
+    treehead_leaf_package_hash(5, 1767225600, hash, leaf, leaf);
     assert_memory_equal(leaf, want, 32);
     assert_int_not_equal(treehead_leaf_check(e, TREEHEAD_LEAF_PACKAGE_BYTES
         - 1, &kind, &err), 0);
