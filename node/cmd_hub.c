@@ -44,7 +44,7 @@ s_usage(FILE *out)
         "                [--keyring DIR | --registry FILE --root CERT]\n"
         "                [--config FILE.ini] [--data FILE.db] [--federation NAME]\n"
         "                [--passphrase-file F] [--log-level LEVEL] [--syslog]\n"
-        "                [--max-age-days N] [--foreground]\n"
+        "                [--max-age-days N] [--max-unread-mib N] [--foreground]\n"
         "\n"
         "Run the exchange hub: members push sealed packages over CurveZMQ,\n"
         "the hub verifies each one against the keyring, archives it durably\n"
@@ -76,6 +76,9 @@ s_usage(FILE *out)
         "                        witnessed (default 2)\n"
         "  --max-age-days N      refuse packages created more than N days\n"
         "                        ago (default 30): bounds backdating\n"
+        "  --max-unread-mib N    pull replies a member may have sent to it and\n"
+        "                        not read yet, per 10 s (default 96); a member\n"
+        "                        paging through its backlog reads each one\n"
         "\n"
         "SIGINT or SIGTERM stops the hub cleanly: the batch in hand is\n"
         "committed and answered, then the sockets and the archive close.\n"
@@ -203,6 +206,7 @@ s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
         {"foreground", no_argument, NULL, 'f'},
         {"witness-quorum", required_argument, NULL, 'W'},
         {"max-age-days", required_argument, NULL, 'A'},
+        {"max-unread-mib", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         CLI_REGISTRY_LONGOPTS,
         {NULL, 0, NULL, 0}};
@@ -252,6 +256,17 @@ s_parse(int argc, char **argv, hub_config_t *cfg, s_trust_t *t)
                 return -1;
             }
             cfg->max_age_days = (int)d;
+            break;
+        }
+        case 'U': {
+            char *end;
+            long  m = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || m < 1 || m > 4096) {
+                cli_error("--max-unread-mib %s: give a number of MiB, 1 to "
+                    "4096", optarg);
+                return -1;
+            }
+            cfg->max_unread_mib = (int)m;
             break;
         }
         case 'l':
@@ -406,6 +421,7 @@ cmd_hub(int argc, char **argv)
     o.keyring = kr;
     o.witness_quorum = cfg.witness_quorum;
     o.max_age_days = cfg.max_age_days;
+    o.max_unread_mib = cfg.max_unread_mib;
     hub = hub_new(&o, &err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (hub == NULL)

@@ -66,15 +66,15 @@
 #define S_REJECTS_PER_MIN 60 /* signed rejections per member per window;
                                 beyond: unsigned WIRE_RETRY, REASON_BUSY */
 #define S_REASONS        16  /* csbm.ReasonCode values */
-/* Pull replies per member not yet read: at most S_PULL_BYTES in each
+/* Pull replies per member not yet read: at most pull_bytes
+ * (--max-unread-mib) in each
  * S_PULL_WINDOW_S (beyond: WIRE_RETRY, REASON_BUSY). A pull whose `after`
  * is the cursor of the member's last reply shows that reply was read,
  * and its bytes no longer count: a member catching up page by page is
  * never held back, one that pipelines pulls without reading is. The
  * window outlasts the heartbeat timeout that drops a connection which
  * stopped reading, so what the hub holds queued for a member is bounded
- * by about twice S_PULL_BYTES. */
-#define S_PULL_BYTES     (96u * 1024 * 1024)
+ * by about twice that. */
 #define S_PULL_WINDOW_S  10
 #define S_EMPTY_PULLS_PER_MIN 60 /* empty pulls recorded per member and
                                     window, whatever their cursors */
@@ -169,6 +169,7 @@ struct hub {
     uint64_t             head_size;
     uint32_t             quorum;
     int64_t              max_age_s; /* oldest created_at accepted: now - */
+    size_t               pull_bytes; /* unread pull replies per member */
     int                  lock_fd;   /* flock on "<data_path>.lock" */
     /* Per member, over S_QUIET_S windows: the last empty pull recorded,
      * refusal events left out per reason, signed rejections sent. */
@@ -769,16 +770,18 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
                                  : quota->pull_bytes;
         quota->sent_bytes = 0;
     }
-    if (quota->pull_bytes >= S_PULL_BYTES) {
+    if (quota->pull_bytes >= self->pull_bytes) {
         job->busy = 1;
         job->needs_commit = 0;
         s_job_answer(job, CSBM__WIRE_STATUS__WIRE_RETRY,
-            CSBM__REASON_CODE__REASON_BUSY, "%s pulled %zu MiB in the last "
-            "%d s, the most the hub sends a member; pull again in a few "
-            "seconds", job->user, quota->pull_bytes >> 20, S_PULL_WINDOW_S);
+            CSBM__REASON_CODE__REASON_BUSY, "%s was sent %zu MiB of pull "
+            "replies in the last %d s that it has not acknowledged, the most "
+            "the hub sends a member: read each reply and pull after its "
+            "cursor, or pull again in a few seconds", job->user,
+            quota->pull_bytes >> 20, S_PULL_WINDOW_S);
         return 0;
     }
-    room = S_PULL_BYTES - quota->pull_bytes;
+    room = self->pull_bytes - quota->pull_bytes;
     n = archive_page(self->archive, job->user, pr->after, max,
         room < WIRE_MAX_PAGE_BYTES ? room : WIRE_MAX_PAGE_BYTES, s_page_item,
         job, &more, &err);
@@ -1936,6 +1939,9 @@ hub_new(const hub_options_t *o, errbuf_t *err)
         errbuf_set(err, "out of memory");
         goto fail;
     }
+    self->pull_bytes = (size_t)(o->max_unread_mib > 0 ? o->max_unread_mib
+                                                      : HUB_MAX_UNREAD_MIB)
+                       << 20;
     self->max_age_s = (int64_t)(o->max_age_days > 0 ? o->max_age_days
                                                     : HUB_MAX_AGE_DAYS)
                       * 86400;

@@ -37,6 +37,8 @@
 #define HUB_BATCH_BYTES  (256u * 1024 * 1024) /* requests + pull replies */
 #define HUB_MAX_SKEW_S   300   /* created_at may be this far ahead */
 #define HUB_MAX_AGE_DAYS 30    /* and at most this far behind (default) */
+#define HUB_MAX_UNREAD_MIB 96  /* pull replies a member has not read yet,
+                                  per 10 s (default; docs/PROTOCOL.md) */
 #define HUB_MESSAGE_MAX  512   /* longest reason text sent to a member */
 #define HUB_POLL_MS      500   /* how often the loop looks at the stop flag */
 #define HUB_WITNESS_QUORUM 2   /* cosignatures that make a head witnessed */
@@ -56,6 +58,7 @@ typedef struct {
     int         foreground;      /* --foreground (the hub never forks) */
     int         witness_quorum;  /* --witness-quorum (0: HUB_WITNESS_QUORUM) */
     int         max_age_days;    /* --max-age-days (0: HUB_MAX_AGE_DAYS) */
+    int         max_unread_mib;  /* --max-unread-mib (0: HUB_MAX_UNREAD_MIB) */
 } hub_config_t;
 
 /* Defaults: federation from $CSBM_FEDERATION or CLI_DEFAULT_FEDERATION,
@@ -77,6 +80,7 @@ typedef struct {
     unsigned             archive_flags;  /* 0; ARCHIVE_OPEN_BENCH_NO_LOG
                                             from the benchmark only */
     int                  max_age_days;   /* 0: HUB_MAX_AGE_DAYS */
+    int                  max_unread_mib; /* 0: HUB_MAX_UNREAD_MIB */
 } hub_options_t;
 
 typedef struct hub hub_t;
