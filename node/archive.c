@@ -69,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +78,8 @@
 
 #define S_BUSY_TIMEOUT_MS 10000
 #define S_CACHE_KIB       "65536" /* page cache of one connection, KiB */
+#define S_CKPT_EVERY      8     /* archive_sync checkpoints every 8th time */
+#define S_WAL_RESTART_FRAMES 8192 /* and starts the log over past 32 MiB */
 #define S_ROOT_CACHE      16384 /* range roots kept for proofs (a power of 2) */
 
 /* A range root of the log, [start, end). The log only grows, so a root
@@ -233,10 +236,15 @@ struct archive {
     uint64_t             head_size_saved; /* as committed */
     int64_t              head_time_saved;
     unsigned             flags;     /* ARCHIVE_OPEN_* */
+    char                *wal_path;  /* "<path>-wal" */
+    int                  wal_fd;    /* for archive_sync; -1 closed */
+    sqlite3             *ckpt;      /* archive_sync's own connection, */
+    unsigned             syncs;     /* which checkpoints every few syncs */
     s_root_slot_t       *roots;     /* S_ROOT_CACHE */
 };
 
 static int s_log_load(archive_t *self, errbuf_t *err);
+static int s_wal_open(archive_t *self, errbuf_t *err);
 
 static void
 s_db_error(const archive_t *self, errbuf_t *err, const char *what)
@@ -423,6 +431,7 @@ archive_open_flags(const char *path, const char *federation, unsigned flags,
         return NULL;
     }
     self->flags = flags;
+    self->wal_fd = -1;
     /* Create the file ourselves so that it (and SQLite's -wal and -shm
      * files, which copy its mode) is private from the start. */
     fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -443,8 +452,15 @@ archive_open_flags(const char *path, const char *federation, unsigned flags,
     sqlite3_busy_timeout(self->db, S_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes(self->db, 0);
     if (s_exec(self, "PRAGMA journal_mode=WAL", "setting WAL mode", err) != 0
-        || s_exec(self, "PRAGMA synchronous=FULL", "setting synchronous",
-               err) != 0
+        || s_exec(self, (flags & ARCHIVE_OPEN_DEFERRED_SYNC)
+                            ? "PRAGMA synchronous=NORMAL"
+                            : "PRAGMA synchronous=FULL",
+               "setting synchronous", err) != 0
+        /* Deferred: the checkpoints too leave the committing thread
+         * (archive_sync runs them). */
+        || ((flags & ARCHIVE_OPEN_DEFERRED_SYNC)
+            && s_exec(self, "PRAGMA wal_autocheckpoint=0",
+                   "leaving the checkpoints to archive_sync", err) != 0)
         || s_exec(self, "PRAGMA foreign_keys=ON", "enabling foreign keys",
                err) != 0
         /* The replay checks probe the package id and (sender, sequence)
@@ -469,6 +485,26 @@ archive_open_flags(const char *path, const char *federation, unsigned flags,
         archive_destroy(&self);
         return NULL;
     }
+    /* The schema is written: the write-ahead log exists. */
+    if ((flags & ARCHIVE_OPEN_DEFERRED_SYNC)
+        && ((self->wal_path = malloc(strlen(path) + 5)) == NULL
+            || (sprintf(self->wal_path, "%s-wal", path), 0) != 0
+            || s_wal_open(self, err) != 0)) {
+        if (self->wal_path == NULL)
+            errbuf_set(err, "out of memory");
+        archive_destroy(&self);
+        return NULL;
+    }
+    if ((flags & ARCHIVE_OPEN_DEFERRED_SYNC)
+        && sqlite3_open_v2(path, &self->ckpt, SQLITE_OPEN_READWRITE
+               | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+        errbuf_set(err, "%s: cannot open the archive for checkpoints: %s",
+            path, self->ckpt ? sqlite3_errmsg(self->ckpt) : "out of memory");
+        archive_destroy(&self);
+        return NULL;
+    }
+    if (self->ckpt != NULL)
+        sqlite3_busy_timeout(self->ckpt, S_BUSY_TIMEOUT_MS);
     return self;
 }
 
@@ -484,12 +520,79 @@ archive_destroy(archive_t **self_p)
         archive_rollback(self);
     for (i = 0; i < S_COUNT_STMTS; i++)
         sqlite3_finalize(self->st[i]);
+    if (self->ckpt != NULL)
+        sqlite3_close(self->ckpt);
     if (self->db != NULL)
         sqlite3_close(self->db);
+    if (self->wal_fd >= 0)
+        close(self->wal_fd);
+    free(self->wal_path);
     free(self->path);
     free(self->roots);
     free(self);
     *self_p = NULL;
+}
+
+/* The write-ahead log as it is now: SQLite recreates it only once every
+ * frame is in the database file (a checkpoint synced it), so reopening
+ * when the inode changed loses nothing. */
+static int
+s_wal_open(archive_t *self, errbuf_t *err)
+{
+    struct stat now, mine;
+
+    if (self->wal_fd >= 0 && stat(self->wal_path, &now) == 0
+        && fstat(self->wal_fd, &mine) == 0 && now.st_ino == mine.st_ino
+        && now.st_dev == mine.st_dev)
+        return 0;
+    if (self->wal_fd >= 0)
+        close(self->wal_fd);
+    self->wal_fd = open(self->wal_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (self->wal_fd < 0) {
+        errbuf_set(err, "%s: cannot open the write-ahead log to flush it: %s",
+            self->wal_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+archive_sync(archive_t *self, errbuf_t *err)
+{
+    if (!(self->flags & ARCHIVE_OPEN_DEFERRED_SYNC))
+        return 0;
+    if (s_wal_open(self, err) != 0)
+        return -1;
+    while (fdatasync(self->wal_fd) != 0) {
+        if (errno == EINTR)
+            continue;
+        errbuf_set(err, "%s: flushing the write-ahead log failed: %s; what "
+            "was committed since the last flush may not be on disk",
+            self->wal_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void
+archive_checkpoint(archive_t *self)
+{
+    int frames = 0, copied = 0;
+
+    /* Every few flushes, copy what the log holds into the database file:
+     * a passive checkpoint, which the writer does not wait for. Under
+     * steady load it never catches up with the writer, so the log would
+     * only grow; past S_WAL_RESTART_FRAMES a restarting checkpoint (the
+     * writer waits for it, briefly: little is left to copy) lets the log
+     * start over. A checkpoint syncs the database file itself; one that
+     * cannot run now only lets the log grow until the next. */
+    if (self->ckpt == NULL || ++self->syncs % S_CKPT_EVERY != 0)
+        return;
+    if (sqlite3_wal_checkpoint_v2(self->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
+            &frames, &copied) == SQLITE_OK
+        && frames >= S_WAL_RESTART_FRAMES)
+        (void)sqlite3_wal_checkpoint_v2(self->ckpt, NULL,
+            SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 }
 
 int

@@ -113,9 +113,35 @@ archive_t *archive_open(const char *path, const char *federation,
  * reports every one of them. */
 #define ARCHIVE_OPEN_BENCH_NO_LOG 0x1u
 
-/* archive_open with flags (0 or ARCHIVE_OPEN_BENCH_NO_LOG). */
+/* Commits write the batch to the write-ahead log without waiting for the
+ * disk (SQLite's synchronous=NORMAL); archive_sync waits. The hub commits
+ * batch k+1 while a thread of its own syncs batch k, and answers a batch
+ * only after that: its durability is as with a synchronous commit, and the
+ * flush no longer holds up the next batch. */
+#define ARCHIVE_OPEN_DEFERRED_SYNC 0x2u
+
+/* archive_open with flags (0, or ARCHIVE_OPEN_BENCH_NO_LOG and
+ * ARCHIVE_OPEN_DEFERRED_SYNC or-ed). */
 archive_t *archive_open_flags(const char *path, const char *federation,
     unsigned flags, errbuf_t *err) __attribute__((warn_unused_result));
+
+/* Flush to disk everything committed so far (fdatasync of the archive's
+ * write-ahead log): every batch whose archive_commit returned before this
+ * call is durable when it returns 0. Touches no SQLite state, so one
+ * thread may call it while another writes the next batch; only one
+ * thread calls it. 0 at once for an archive opened without
+ * ARCHIVE_OPEN_DEFERRED_SYNC (its commits are durable already); -1 with
+ * err if the flush failed (then nothing since the last good flush is
+ * known to be on disk). */
+int archive_sync(archive_t *self, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
+/* For the thread that calls archive_sync, after it: every few calls,
+ * copy the write-ahead log into the database file without holding up the
+ * writer, and let the log start over when it has grown past 32 MiB (the
+ * writer waits for that one briefly). Nothing for an archive opened
+ * without ARCHIVE_OPEN_DEFERRED_SYNC (its commits checkpoint). */
+void archive_checkpoint(archive_t *self);
 
 /* Close, rolling back an open batch. NULL-safe; nulls the pointer. */
 void archive_destroy(archive_t **self_p);

@@ -54,6 +54,7 @@
 #include "node/archive.h"
 #include "node/cli.h"
 #include "node/wire.h"
+#include "node/syncer.h"
 #include "node/zap.h"
 
 #define S_ZAP_EVENTS_MAX 256 /* refused handshakes recorded per batch */
@@ -138,9 +139,13 @@ typedef struct {
     size_t    n_jobs;
     int64_t   now;
     int       need_txn;
+    int       busy;    /* from s_start to s_complete */
     size_t    pending; /* chunks out with the verifiers */
+    uint64_t  flush;   /* the syncer flush its answers wait for */
     s_chunk_t chunks[HUB_VERIFY_THREADS];
 } s_batch_t;
+
+#define S_BATCHES 3 /* verified, written, flushed: one of each at a time */
 
 struct hub {
     void                *zctx;
@@ -156,9 +161,11 @@ struct hub {
     char                 data_path[1024];
     s_job_t             *jobs; /* the batch being written and answered */
     size_t               n_jobs;
-    s_batch_t            batches[2];
+    s_batch_t            batches[S_BATCHES];
     s_batch_t           *inflight; /* taken, verdicts pending or in hand */
-    int                  next;     /* the batch s_start fills */
+    s_batch_t           *flushing; /* committed, answered once flushed */
+    syncer_t            *syncer;   /* flushes the archive (node/syncer.h) */
+    int                  failed;   /* a flush failed: stop serving */
     void                *vpipe[HUB_VERIFY_THREADS]; /* I/O thread's ends */
     pthread_t            vthread[HUB_VERIFY_THREADS];
     int                  n_verifiers;
@@ -166,6 +173,8 @@ struct hub {
     size_t               n_zap_events;
     int64_t              now;
     Csbm__Signed        *head; /* the newest signed tree head, or NULL */
+    Csbm__Signed        *head_prev; /* the one before: the answers of the
+                                       batch being flushed may hold it */
     uint64_t             head_size;
     uint32_t             quorum;
     int64_t              max_age_s; /* oldest created_at accepted: now - */
@@ -1119,8 +1128,9 @@ s_head_refresh(hub_t *self)
         archive_head_clear(&h);
         return;
     }
-    if (self->head != NULL)
-        csbm__signed__free_unpacked(self->head, NULL);
+    if (self->head_prev != NULL)
+        csbm__signed__free_unpacked(self->head_prev, NULL);
+    self->head_prev = self->head;
     self->head = csbm__signed__unpack(NULL, h.signed_len, h.signed_head);
     self->head_size = self->head != NULL ? h.size : 0;
     if (self->head == NULL)
@@ -1381,7 +1391,10 @@ s_write(hub_t *self, int need_txn)
             continue;
         if (job->v.accept) {
             ok = s_submit(self, job, &err) == 0;
-            if (ok && job->receipt != NULL)
+            /* An archived package's row is its record in the audit trail
+             * (node/archive_query.c reads pushes from it); a resubmission
+             * leaves no row, so it gets an event. */
+            if (ok && job->receipt != NULL && job->duplicate)
                 ok = s_log_push(self, job, &err) == 0;
         }
         if (ok && job->status == CSBM__WIRE_STATUS__WIRE_REJECTED)
@@ -1694,13 +1707,18 @@ s_admit(hub_t *self, s_batch_t *b, size_t i)
 static void
 s_start(hub_t *self, int overlap)
 {
-    s_batch_t *b = &self->batches[self->next];
+    s_batch_t *b = NULL;
     size_t     i, n_submit = 0, w, n_chunks;
 
+    for (i = 0; i < S_BATCHES && b == NULL; i++)
+        if (!self->batches[i].busy)
+            b = &self->batches[i];
+    if (b == NULL)
+        return; /* cannot happen: one batch per stage */
     s_collect(self, b);
     if (b->n_jobs == 0 && self->n_zap_events == 0)
         return;
-    self->next ^= 1;
+    b->busy = 1;
     self->inflight = b;
     b->now = (int64_t)time(NULL);
     b->need_txn = self->n_zap_events > 0;
@@ -1802,14 +1820,14 @@ s_await(hub_t *self, errbuf_t *err)
     return 0;
 }
 
-/* Steps 2 (the verdicts) to 5 for the batch whose verdicts are in. */
+/* Steps 2 (the verdicts) to 4 for the batch whose verdicts are in: the
+ * writes and the commit, then a flush asked of the syncer. The answers
+ * (s_complete) wait for that flush; meanwhile the next batch is written. */
 static void
-s_finish(hub_t *self, s_batch_t *b)
+s_commit_batch(hub_t *self, s_batch_t *b)
 {
-    s_tally_t t;
-    size_t    i;
+    size_t i;
 
-    memset(&t, 0, sizeof t);
     self->jobs = b->jobs;
     self->n_jobs = b->n_jobs;
     self->now = b->now;
@@ -1834,6 +1852,45 @@ s_finish(hub_t *self, s_batch_t *b)
         else if (job->kind == S_JOB_LOG && job->status == 0)
             s_log_reply(self, job);
     }
+    /* Whatever this batch answers rests on what was committed so far, its
+     * own writes or not (a log request shows the newest head): it waits
+     * for a flush of all of it. */
+    b->flush = b->need_txn ? syncer_request(self->syncer)
+                           : syncer_last(self->syncer);
+    self->jobs = NULL;
+    self->n_jobs = 0;
+}
+
+/* Step 5 for the batch being flushed: once its flush is done, the
+ * answers, the notifications and its log line. If the flush failed,
+ * nothing it wrote is known to be on disk: what needed the commit is
+ * answered WIRE_RETRY and the hub stops. */
+static void
+s_complete(hub_t *self)
+{
+    s_batch_t *b = self->flushing;
+    s_tally_t  t;
+    errbuf_t   err = {{0}};
+    size_t     i;
+
+    if (b == NULL)
+        return;
+    memset(&t, 0, sizeof t);
+    self->jobs = b->jobs;
+    self->n_jobs = b->n_jobs;
+    self->now = b->now;
+    if (syncer_wait(self->syncer, b->flush, &err) != 0) {
+        if (!self->failed)
+            log_error("%s; the hub stops: check the disk, then restart it "
+                "(members resend what was not receipted)", err.msg);
+        self->failed = 1;
+        for (i = 0; i < self->n_jobs; i++)
+            if (self->jobs[i].needs_commit
+                || self->jobs[i].status == CSBM__WIRE_STATUS__WIRE_OK) {
+                self->jobs[i].appended = 0;
+                s_job_retry(&self->jobs[i], "storage failure");
+            }
+    }
     for (i = 0; i < self->n_jobs; i++) {
         s_job_t *job = &self->jobs[i];
         s_send(self, job);
@@ -1845,8 +1902,20 @@ s_finish(hub_t *self, s_batch_t *b)
     for (i = 0; i < self->n_jobs; i++)
         s_job_clear(&self->jobs[i]);
     b->n_jobs = 0;
+    b->busy = 0;
+    self->flushing = NULL;
     self->jobs = NULL;
     self->n_jobs = 0;
+}
+
+/* The batch whose verdicts are in: committed now, answered after the
+ * flush, once the batch flushing before it is answered. */
+static void
+s_finish(hub_t *self, s_batch_t *b)
+{
+    s_commit_batch(self, b);
+    s_complete(self);
+    self->flushing = b;
 }
 
 /* ------------------------------------------------------------- life --- */
@@ -1896,6 +1965,7 @@ hub_t *
 hub_new(const hub_options_t *o, errbuf_t *err)
 {
     hub_t *self = calloc(1, sizeof *self);
+    int    i;
 
     if (self == NULL) {
         errbuf_set(err, "out of memory");
@@ -1931,11 +2001,12 @@ hub_new(const hub_options_t *o, errbuf_t *err)
         snprintf(self->notify, sizeof self->notify, "%s", o->notify);
     self->sign_key = o->sign_key;
     self->keyring = o->keyring;
-    self->batches[0].jobs = calloc(HUB_BATCH_MAX, sizeof(s_job_t));
-    self->batches[1].jobs = calloc(HUB_BATCH_MAX, sizeof(s_job_t));
+    for (i = 0; i < S_BATCHES; i++)
+        if ((self->batches[i].jobs = calloc(HUB_BATCH_MAX, sizeof(s_job_t)))
+            == NULL)
+            break;
     self->zap_events = calloc(S_ZAP_EVENTS_MAX, sizeof *self->zap_events);
-    if (self->batches[0].jobs == NULL || self->batches[1].jobs == NULL
-        || self->zap_events == NULL) {
+    if (i < S_BATCHES || self->zap_events == NULL) {
         errbuf_set(err, "out of memory");
         goto fail;
     }
@@ -1948,7 +2019,8 @@ hub_new(const hub_options_t *o, errbuf_t *err)
     if (s_lock(self, o->data_path, err) != 0)
         goto fail;
     if ((self->archive = archive_open_flags(o->data_path, o->federation,
-             o->archive_flags, err)) == NULL)
+             o->archive_flags | ARCHIVE_OPEN_DEFERRED_SYNC, err)) == NULL
+        || (self->syncer = syncer_new(self->archive, err)) == NULL)
         goto fail;
     archive_set_log_key(self->archive, o->sign_key);
     self->quorum = o->witness_quorum > 0 ? (uint32_t)o->witness_quorum
@@ -2052,10 +2124,11 @@ hub_destroy(hub_t **self_p)
         return;
     /* A verifier finishes the chunk it holds before it reads the stop. */
     s_verifiers_stop(self);
-    for (b = 0; b < 2; b++)
+    for (b = 0; b < S_BATCHES; b++)
         for (i = 0; self->batches[b].jobs != NULL
                     && i < self->batches[b].n_jobs; i++)
             s_job_clear(&self->batches[b].jobs[i]);
+    syncer_destroy(&self->syncer); /* before the archive it flushes */
     if (self->router != NULL)
         zmq_close(self->router);
     if (self->pub != NULL)
@@ -2068,8 +2141,10 @@ hub_destroy(hub_t **self_p)
         close(self->lock_fd);
     if (self->head != NULL)
         csbm__signed__free_unpacked(self->head, NULL);
-    free(self->batches[0].jobs);
-    free(self->batches[1].jobs);
+    if (self->head_prev != NULL)
+        csbm__signed__free_unpacked(self->head_prev, NULL);
+    for (b = 0; b < S_BATCHES; b++)
+        free(self->batches[b].jobs);
     free(self->zap_events);
     free(self);
     *self_p = NULL;
@@ -2086,7 +2161,7 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
         (unsigned long long)archive_count(self->archive),
         archive_count(self->archive) == 1 ? "" : "s");
     for (;;) {
-        int stopping = *stop != 0;
+        int stopping = *stop != 0 || self->failed;
 
         if (self->inflight == NULL) {
             zmq_pollitem_t items[3] = {{self->router, 0, ZMQ_POLLIN, 0},
@@ -2094,6 +2169,10 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
                 {self->pub, 0, ZMQ_POLLIN, 0}};
             int rc;
 
+            if (self->flushing != NULL) {
+                s_complete(self); /* nothing else to do meanwhile */
+                continue;
+            }
             if (stopping)
                 break;
             if ((rc = zmq_poll(items, self->pub != NULL ? 3 : 2,
@@ -2117,7 +2196,8 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
         s_finish(self, done);
     }
     /* What the ZAP thread reported last still goes to the audit trail. */
-    s_start(self, 0);
+    if (!self->failed)
+        s_start(self, 0);
     if (self->inflight != NULL) {
         if (s_await(self, err) != 0)
             return -1;
@@ -2125,8 +2205,15 @@ hub_run(hub_t *self, volatile sig_atomic_t *stop, errbuf_t *err)
         self->inflight = NULL;
         s_finish(self, done);
     }
+    s_complete(self);
     if (self->n_zap_events > 0)
         log_warn("%zu handshake events not recorded", self->n_zap_events);
+    if (self->failed) {
+        errbuf_set(err, "the archive %s could not be flushed to disk (see "
+            "above); nothing was receipted that is not on disk",
+            self->data_path);
+        return -1;
+    }
     log_info("hub stopped; archive holds %llu package%s",
         (unsigned long long)archive_count(self->archive),
         archive_count(self->archive) == 1 ? "" : "s");
