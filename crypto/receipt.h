@@ -28,7 +28,6 @@
 #include "proto/errbuf.h"
 #include "proto/wire.pb-c.h"
 
-#define RECEIPT_LABEL   "CSBM-receipt-v1"
 #define REJECTION_LABEL "CSBM-rejection-v1"
 #define RECEIPT_MAX_STATEMENT 4096
 

@@ -1,8 +1,9 @@
 /*
  * cmd_receipt: `csbm verify-receipt` — check a receipt file offline with
- * the hub's public key alone: the hub's signature over the receipt, the
- * signed tree head and the inclusion proof that puts the receipted
- * package in it, and optionally that a package file is the one receipted.
+ * the hub's public key alone: the signed tree head and the inclusion
+ * proof that puts the receipt's leaf in it (receipts are signed in batches,
+ * through the head), and optionally that a package file is the one
+ * receipted.
  *
  * Exit status: 0 valid, 1 not valid, 2 usage or system error.
  */
@@ -27,8 +28,9 @@ s_usage(FILE *out)
         "\n"
         "Verify a receipt file (from 'csbm outbox --export-receipt ID -o F')\n"
         "offline, with only the hub's public key: the hub's signature over\n"
-        "the receipt, the signed tree head of the hub's log, and the inclusion\n"
-        "proof that the receipted package is a leaf of that tree. With\n"
+        "the tree head of its log, and the inclusion proof that the receipt\n"
+        "is a leaf of that tree (the hub signs receipts in batches, through\n"
+        "the head; the leaf binds every byte of the receipt). With\n"
         "--package, also check that FILE.csbm is the package receipted (its\n"
         "SHA-256, id, sender and sequence).\n"
         "\n"
