@@ -64,6 +64,7 @@
 #include "node/archive.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -78,7 +79,7 @@
 
 #define S_BUSY_TIMEOUT_MS 10000
 #define S_CACHE_KIB       "65536" /* page cache of one connection, KiB */
-#define S_CKPT_EVERY      8     /* archive_sync checkpoints every 8th time */
+#define S_CKPT_FRAMES     1000  /* archive_checkpoint copies from here on */
 #define S_WAL_RESTART_FRAMES 8192 /* and starts the log over past 32 MiB */
 #define S_ROOT_CACHE      16384 /* range roots kept for proofs (a power of 2) */
 
@@ -238,13 +239,27 @@ struct archive {
     unsigned             flags;     /* ARCHIVE_OPEN_* */
     char                *wal_path;  /* "<path>-wal" */
     int                  wal_fd;    /* for archive_sync; -1 closed */
-    sqlite3             *ckpt;      /* archive_sync's own connection, */
-    unsigned             syncs;     /* which checkpoints every few syncs */
+    sqlite3             *ckpt;      /* archive_checkpoint's connection */
+    atomic_int           wal_frames; /* in the log after the last commit */
+    int                  wal_copied; /* of them, checkpointed already */
     s_root_slot_t       *roots;     /* S_ROOT_CACHE */
 };
 
 static int s_log_load(archive_t *self, errbuf_t *err);
 static int s_wal_open(archive_t *self, errbuf_t *err);
+
+/* After each commit (on the writer's thread): how long the log is, for
+ * archive_checkpoint on the flushing thread. */
+static int
+s_wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+    archive_t *self = ctx;
+
+    (void)db;
+    (void)name;
+    atomic_store(&self->wal_frames, frames);
+    return SQLITE_OK;
+}
 
 static void
 s_db_error(const archive_t *self, errbuf_t *err, const char *what)
@@ -503,8 +518,10 @@ archive_open_flags(const char *path, const char *federation, unsigned flags,
         archive_destroy(&self);
         return NULL;
     }
-    if (self->ckpt != NULL)
+    if (self->ckpt != NULL) {
         sqlite3_busy_timeout(self->ckpt, S_BUSY_TIMEOUT_MS);
+        sqlite3_wal_hook(self->db, s_wal_hook, self);
+    }
     return self;
 }
 
@@ -577,22 +594,31 @@ archive_sync(archive_t *self, errbuf_t *err)
 void
 archive_checkpoint(archive_t *self)
 {
-    int frames = 0, copied = 0;
+    int frames = 0, copied = 0, now;
 
-    /* Every few flushes, copy what the log holds into the database file:
-     * a passive checkpoint, which the writer does not wait for. Under
-     * steady load it never catches up with the writer, so the log would
-     * only grow; past S_WAL_RESTART_FRAMES a restarting checkpoint (the
-     * writer waits for it, briefly: little is left to copy) lets the log
-     * start over. A checkpoint syncs the database file itself; one that
-     * cannot run now only lets the log grow until the next. */
-    if (self->ckpt == NULL || ++self->syncs % S_CKPT_EVERY != 0)
+    /* Past S_CKPT_FRAMES new frames (SQLite's own default), copy what the
+     * log holds into the database file: a passive checkpoint, which the
+     * writer does not wait for. Under steady load it never catches up
+     * with the writer, so the log would only grow; past
+     * S_WAL_RESTART_FRAMES a restarting checkpoint (the writer waits for
+     * it, briefly: little is left to copy) lets the log start over. A
+     * checkpoint syncs the database file itself; one that cannot run now
+     * only lets the log grow until the next. */
+    if (self->ckpt == NULL)
+        return;
+    now = atomic_load(&self->wal_frames);
+    if (now < self->wal_copied)
+        self->wal_copied = 0; /* the log started over */
+    if (now - self->wal_copied < S_CKPT_FRAMES)
         return;
     if (sqlite3_wal_checkpoint_v2(self->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
-            &frames, &copied) == SQLITE_OK
-        && frames >= S_WAL_RESTART_FRAMES)
-        (void)sqlite3_wal_checkpoint_v2(self->ckpt, NULL,
-            SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+            &frames, &copied) != SQLITE_OK)
+        return;
+    self->wal_copied = copied > 0 ? copied : 0;
+    if (frames >= S_WAL_RESTART_FRAMES
+        && sqlite3_wal_checkpoint_v2(self->ckpt, NULL,
+               SQLITE_CHECKPOINT_RESTART, NULL, NULL) == SQLITE_OK)
+        self->wal_copied = 0;
 }
 
 int

@@ -136,10 +136,10 @@ archive_t *archive_open_flags(const char *path, const char *federation,
 int archive_sync(archive_t *self, errbuf_t *err)
     __attribute__((warn_unused_result));
 
-/* For the thread that calls archive_sync, after it: every few calls,
- * copy the write-ahead log into the database file without holding up the
- * writer, and let the log start over when it has grown past 32 MiB (the
- * writer waits for that one briefly). Nothing for an archive opened
+/* For the thread that calls archive_sync, after it: once the write-ahead
+ * log holds 1,000 frames, copy it into the database file without holding
+ * up the writer, and let the log start over when it has grown past 32 MiB
+ * (the writer waits for that one briefly). Nothing for an archive opened
  * without ARCHIVE_OPEN_DEFERRED_SYNC (its commits checkpoint). */
 void archive_checkpoint(archive_t *self);
 

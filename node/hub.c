@@ -1855,8 +1855,17 @@ s_commit_batch(hub_t *self, s_batch_t *b)
     /* Whatever this batch answers rests on what was committed so far, its
      * own writes or not (a log request shows the newest head): it waits
      * for a flush of all of it. */
-    b->flush = b->need_txn ? syncer_request(self->syncer)
-                           : syncer_last(self->syncer);
+    b->flush = syncer_last(self->syncer);
+    if (b->need_txn) {
+        errbuf_t err = {{0}};
+        /* Nothing verified waits for this thread: flush here, without the
+         * hand-off (a failure is kept and found by s_complete). */
+        if (self->inflight != NULL
+            || syncer_flush_here(self->syncer, &err) == 1)
+            b->flush = syncer_request(self->syncer);
+        else
+            b->flush = syncer_last(self->syncer);
+    }
     self->jobs = NULL;
     self->n_jobs = 0;
 }

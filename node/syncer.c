@@ -16,8 +16,20 @@ struct syncer {
     uint64_t        done;  /* newest flush finished */
     int             failed;
     int             stop;
+    int             inline_busy; /* a flush runs on the caller's thread */
+    int             ckpt_due;    /* a flush was made since the checkpoint */
     char            why[ERRBUF_SIZE];
 };
+
+static void
+s_fail(syncer_t *self, const errbuf_t *err)
+{
+    if (self->failed)
+        return;
+    self->failed = 1;
+    memcpy(self->why, err->msg, sizeof self->why);
+    self->why[sizeof self->why - 1] = '\0';
+}
 
 static void *
 s_run(void *arg)
@@ -26,30 +38,37 @@ s_run(void *arg)
 
     pthread_mutex_lock(&self->mu);
     for (;;) {
-        uint64_t n;
-        errbuf_t err = {{0}};
-        int      rc;
-
-        while (self->asked == self->done && !self->stop)
+        while ((!self->stop
+                   && (self->inline_busy
+                       || (self->asked == self->done && !self->ckpt_due)))
+               || (self->stop && self->inline_busy))
             pthread_cond_wait(&self->cv, &self->mu);
-        if (self->asked == self->done)
-            break; /* stopping with nothing asked */
-        n = self->asked;
-        pthread_mutex_unlock(&self->mu);
-        rc = archive_sync(self->archive, &err);
-        pthread_mutex_lock(&self->mu);
-        if (rc != 0 && !self->failed) {
-            self->failed = 1;
-            memcpy(self->why, err.msg, sizeof self->why);
-            self->why[sizeof self->why - 1] = '\0';
+        if (self->stop && self->asked == self->done && !self->inline_busy)
+            break;
+        if (self->asked > self->done && !self->inline_busy) {
+            uint64_t n = self->asked;
+            errbuf_t err = {{0}};
+            int      rc;
+
+            pthread_mutex_unlock(&self->mu);
+            rc = archive_sync(self->archive, &err);
+            pthread_mutex_lock(&self->mu);
+            if (rc != 0)
+                s_fail(self, &err);
+            self->done = n;
+            self->ckpt_due = !self->failed;
+            pthread_cond_broadcast(&self->cv);
         }
-        self->done = n;
-        pthread_cond_broadcast(&self->cv);
-        /* Once the flush is reported: a checkpoint delays no answer. */
-        pthread_mutex_unlock(&self->mu);
-        if (rc == 0)
+        /* Once the flush is reported: a checkpoint delays no answer. It
+         * touches nothing a flush on the caller's thread does. */
+        if (self->ckpt_due && !self->stop) {
+            self->ckpt_due = 0;
+            pthread_mutex_unlock(&self->mu);
             archive_checkpoint(self->archive);
-        pthread_mutex_lock(&self->mu);
+            pthread_mutex_lock(&self->mu);
+        } else if (self->stop) {
+            self->ckpt_due = 0;
+        }
     }
     pthread_mutex_unlock(&self->mu);
     return NULL;
@@ -105,6 +124,40 @@ syncer_last(syncer_t *self)
     n = self->asked;
     pthread_mutex_unlock(&self->mu);
     return n;
+}
+
+int
+syncer_flush_here(syncer_t *self, errbuf_t *err)
+{
+    errbuf_t why = {{0}};
+    uint64_t n;
+    int      rc;
+
+    pthread_mutex_lock(&self->mu);
+    if (self->failed) {
+        errbuf_set(err, "%s", self->why);
+        pthread_mutex_unlock(&self->mu);
+        return -1;
+    }
+    if (self->asked != self->done) {
+        pthread_mutex_unlock(&self->mu);
+        return 1; /* the thread is flushing: ask it (syncer_request) */
+    }
+    n = ++self->asked;
+    self->inline_busy = 1;
+    pthread_mutex_unlock(&self->mu);
+    rc = archive_sync(self->archive, &why);
+    pthread_mutex_lock(&self->mu);
+    self->inline_busy = 0;
+    if (rc != 0)
+        s_fail(self, &why);
+    self->done = n;
+    self->ckpt_due = !self->failed;
+    pthread_cond_broadcast(&self->cv);
+    if (rc != 0)
+        errbuf_set(err, "%s", self->why);
+    pthread_mutex_unlock(&self->mu);
+    return rc != 0 ? -1 : 0;
 }
 
 int

@@ -30,6 +30,14 @@ syncer_t *syncer_new(archive_t *archive, errbuf_t *err)
  * (1, 2, ...: later requests have larger numbers). */
 uint64_t syncer_request(syncer_t *self);
 
+/* Flush on the calling thread, when it has nothing else to do (an idle
+ * hub: a hand-off to the thread would only add two wake-ups to the
+ * answer). 0 done (flush number syncer_last); 1 the thread is busy
+ * flushing, so use syncer_request; -1 with err if a flush failed, this
+ * one or one before. The checkpoint that follows is left to the thread. */
+int syncer_flush_here(syncer_t *self, errbuf_t *err)
+    __attribute__((warn_unused_result));
+
 /* The number of the newest flush asked for (0: none yet). */
 uint64_t syncer_last(syncer_t *self);
 
