@@ -1,9 +1,9 @@
 /*
  * hub: the exchange's hub daemon. Members push sealed packages to it over
  * CurveZMQ; it verifies each one against the keyring, archives it durably
- * and answers with a signed receipt (or a signed rejection), tells the
- * recipients on its notification socket, and serves each member the
- * packages addressed to it. docs/PROTOCOL.md is the specification.
+ * and answers with a receipt in its signed log (or a signed rejection),
+ * tells the recipients on its notification socket, and serves each member
+ * the packages addressed to it. docs/PROTOCOL.md is the specification.
  *
  * Threads: the I/O thread (hub_run) owns the sockets and the archive; the
  * ZAP thread (node/zap.h) decides who may connect; HUB_VERIFY_THREADS
@@ -14,9 +14,12 @@
  *
  * Requests are handled in batches: whatever is waiting (up to
  * HUB_BATCH_MAX requests or HUB_BATCH_BYTES) is verified, every accepted
- * package of the batch is written in one transaction, and only after that
- * commit are the receipts sent — one disk flush for many packages. While
- * batch k is written and answered, batch k+1 is verified.
+ * package of the batch is written in one transaction with one signed tree
+ * head (which signs every receipt of the batch: crypto/receipt.h), and
+ * only after that commit is flushed to disk are the answers sent — one
+ * flush for many packages. Three batches are in the pipeline at once:
+ * batch k+2 is verified while batch k+1 is written and committed and the
+ * flush thread (node/syncer.h) flushes batch k, which is answered next.
  */
 #ifndef CSBM_HUB_H
 #define CSBM_HUB_H
