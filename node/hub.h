@@ -35,7 +35,7 @@
 #include "proto/errbuf.h"
 
 #define HUB_OWNER        "hub"
-#define HUB_BATCH_MAX    64    /* bounds the wait under load: see README */
+#define HUB_BATCH_MAX    128   /* bounds the wait under load: see README */
 #define HUB_VERIFY_THREADS 2   /* the verifiers (one per core of the target) */
 #define HUB_BATCH_BYTES  (256u * 1024 * 1024) /* requests + pull replies */
 #define HUB_MAX_SKEW_S   300   /* created_at may be this far ahead */
