@@ -80,7 +80,7 @@
 #define S_BUSY_TIMEOUT_MS 10000
 #define S_CACHE_KIB       "65536" /* page cache of one connection, KiB */
 #define S_CKPT_FRAMES     1000  /* archive_checkpoint copies from here on */
-#define S_WAL_RESTART_FRAMES 8192 /* and starts the log over past 32 MiB */
+#define S_WAL_RESTART_FRAMES 8192 /* archive_log_restart past 32 MiB */
 #define S_ROOT_CACHE      16384 /* range roots kept for proofs (a power of 2) */
 
 /* A range root of the log, [start, end). The log only grows, so a root
@@ -520,6 +520,14 @@ archive_open_flags(const char *path, const char *federation, unsigned flags,
     }
     if (self->ckpt != NULL) {
         sqlite3_busy_timeout(self->ckpt, S_BUSY_TIMEOUT_MS);
+        /* A connection checkpoints only once it has opened the log. */
+        if (sqlite3_exec(self->ckpt, "PRAGMA journal_mode=WAL", NULL, NULL,
+                NULL) != SQLITE_OK) {
+            errbuf_set(err, "%s: cannot open the archive for checkpoints: "
+                "%s", path, sqlite3_errmsg(self->ckpt));
+            archive_destroy(&self);
+            return NULL;
+        }
         sqlite3_wal_hook(self->db, s_wal_hook, self);
     }
     return self;
@@ -597,13 +605,10 @@ archive_checkpoint(archive_t *self)
     int frames = 0, copied = 0, now;
 
     /* Past S_CKPT_FRAMES new frames (SQLite's own default), copy what the
-     * log holds into the database file: a passive checkpoint, which the
-     * writer does not wait for. Under steady load it never catches up
-     * with the writer, so the log would only grow; past
-     * S_WAL_RESTART_FRAMES a restarting checkpoint (the writer waits for
-     * it, briefly: little is left to copy) lets the log start over. A
-     * checkpoint syncs the database file itself; one that cannot run now
-     * only lets the log grow until the next. */
+     * log holds into the database file: a passive checkpoint, which never
+     * waits for the writer nor makes it wait. It syncs the database file
+     * itself; one that cannot run now only lets the log grow until the
+     * next. */
     if (self->ckpt == NULL)
         return;
     now = atomic_load(&self->wal_frames);
@@ -612,13 +617,25 @@ archive_checkpoint(archive_t *self)
     if (now - self->wal_copied < S_CKPT_FRAMES)
         return;
     if (sqlite3_wal_checkpoint_v2(self->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
-            &frames, &copied) != SQLITE_OK)
+            &frames, &copied) == SQLITE_OK)
+        self->wal_copied = copied > 0 ? copied : 0;
+}
+
+void
+archive_log_restart(archive_t *self)
+{
+    /* Under steady load a passive checkpoint running beside the writer
+     * never copies the last frames, and the log starts over only once
+     * all are copied. So, past S_WAL_RESTART_FRAMES, the writer itself,
+     * between two batches, lets one finish: what is left to copy is
+     * what came since the last one (and it does not wait for a
+     * checkpoint already running: it tries again after the next batch). */
+    if (self->ckpt == NULL || self->in_batch
+        || atomic_load(&self->wal_frames) < S_WAL_RESTART_FRAMES)
         return;
-    self->wal_copied = copied > 0 ? copied : 0;
-    if (frames >= S_WAL_RESTART_FRAMES
-        && sqlite3_wal_checkpoint_v2(self->ckpt, NULL,
-               SQLITE_CHECKPOINT_RESTART, NULL, NULL) == SQLITE_OK)
-        self->wal_copied = 0;
+    if (sqlite3_wal_checkpoint_v2(self->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
+            NULL, NULL) == SQLITE_OK)
+        atomic_store(&self->wal_frames, 0);
 }
 
 int

@@ -137,11 +137,16 @@ int archive_sync(archive_t *self, errbuf_t *err)
     __attribute__((warn_unused_result));
 
 /* For the thread that calls archive_sync, after it: once the write-ahead
- * log holds 1,000 frames, copy it into the database file without holding
- * up the writer, and let the log start over when it has grown past 32 MiB
- * (the writer waits for that one briefly). Nothing for an archive opened
- * without ARCHIVE_OPEN_DEFERRED_SYNC (its commits checkpoint). */
+ * log holds 1,000 new frames, copy them into the database file without
+ * holding up the writer (a passive checkpoint). Nothing for an archive
+ * opened without ARCHIVE_OPEN_DEFERRED_SYNC (its commits checkpoint). */
 void archive_checkpoint(archive_t *self);
+
+/* For the writer, between batches: once the write-ahead log has grown
+ * past 32 MiB, finish a checkpoint (only what came since the last one is
+ * left to copy), so that the next batch starts the log over; without
+ * it, under steady load, the log would only grow. Nothing otherwise. */
+void archive_log_restart(archive_t *self);
 
 /* Close, rolling back an open batch. NULL-safe; nulls the pointer. */
 void archive_destroy(archive_t **self_p);

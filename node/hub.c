@@ -1831,6 +1831,7 @@ s_commit_batch(hub_t *self, s_batch_t *b)
     self->jobs = b->jobs;
     self->n_jobs = b->n_jobs;
     self->now = b->now;
+    archive_log_restart(self->archive);
     for (i = 0; i < self->n_jobs; i++) {
         s_job_t *job = &self->jobs[i];
         if (job->kind != S_JOB_SUBMIT)

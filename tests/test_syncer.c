@@ -185,6 +185,83 @@ test_syncer_failed_flush_is_final(void **state)
     archive_destroy(&a);
 }
 
+static long long
+s_file_size(const char *path)
+{
+    FILE     *f = fopen(path, "rb");
+    long long n = -1;
+
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (f != NULL)
+        fclose(f);
+    return n;
+}
+
+/* Regression: the checkpoints the flush thread runs copy the log into
+ * the database file (a connection that had not opened the log checkpointed
+ * nothing, and the log grew without bound), and between batches the
+ * writer lets the log start over past 32 MiB. */
+static void
+test_syncer_keeps_the_log_bounded(void **state)
+{
+    static const char *const rcpts[] = {"CHL"};
+    errbuf_t   err = {{0}};
+    archive_t *a = archive_open_flags(s_path, FED, ARCHIVE_OPEN_DEFERRED_SYNC,
+        &err);
+    syncer_t  *s;
+    char       wal[ITEST_PATH_MAX + 40];
+    uint8_t   *env = calloc(1, 16384), receipt[16] = {0};
+    long long  wal_max = 0, db_before;
+    int        b, k;
+
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(env);
+    s = syncer_new(a, &err);
+    assert_non_null(s);
+    snprintf(wal, sizeof wal, "%s-wal", s_path);
+    db_before = s_file_size(s_path);
+    /* 80 MiB of envelopes in batches of 40, each flushed. */
+    for (b = 0; b < 128; b++) {
+        assert_int_equal(archive_begin(a, &err), 0);
+        for (k = 0; k < 40; k++) {
+            archive_entry_t e;
+            uint64_t        pos, seq = (uint64_t)b * 40 + (uint64_t)k + 1;
+            memset(&e, 0, sizeof e);
+            memcpy(e.package_id, &seq, sizeof seq);
+            e.package_id[15] = 0x5a;
+            e.sender = "ARG";
+            e.sequence = seq;
+            e.package_type = 1;
+            e.year = 2025;
+            e.created_at = 1767225600;
+            e.accepted_at = 1767225601;
+            memcpy(env, &seq, sizeof seq);
+            e.envelope = env;
+            e.envelope_len = 16384;
+            e.recipients = rcpts;
+            e.n_recipients = 1;
+            e.receipt = receipt;
+            e.receipt_len = sizeof receipt;
+            if (archive_append(a, &e, &pos, &err) != 0)
+                fail_msg("append: %s", err.msg);
+        }
+        assert_int_equal(archive_commit(a, &err), 0);
+        assert_int_equal(syncer_wait(s, syncer_request(s), &err), 0);
+        archive_log_restart(a);
+        if (s_file_size(wal) > wal_max)
+            wal_max = s_file_size(wal);
+    }
+    syncer_destroy(&s);
+    /* The database file got the data; the log stayed near its bound. */
+    assert_true(s_file_size(s_path) > db_before + 40LL * 1024 * 1024);
+    assert_true(wal_max < 48LL * 1024 * 1024);
+    assert_int_equal(s_count_elsewhere(), 128 * 40);
+    archive_destroy(&a);
+    free(env);
+}
+
 static void
 test_archive_sync_without_deferred_is_a_no_op(void **state)
 {
@@ -206,6 +283,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_syncer_flushes_in_order, s_setup),
         cmocka_unit_test_setup(test_syncer_failed_flush_is_final, s_setup),
+        cmocka_unit_test_setup(test_syncer_keeps_the_log_bounded, s_setup),
         cmocka_unit_test_setup(test_archive_sync_without_deferred_is_a_no_op,
             s_setup),
     };
