@@ -32,11 +32,14 @@
 #define WIRE_TOPIC_MAX       24
 /* Queue bounds (messages per connection). A member that sends requests
  * without reading the replies fills its own queue: the hub queues at most
- * WIRE_HUB_SNDHWM replies for it (one batch's worth, so a member that
- * keeps a batch of requests in flight and reads loses none) and drops the
- * rest; it reads at most WIRE_HUB_RCVHWM requests ahead. The bytes of
- * pull replies are bounded per member by the hub (node/hub.c). */
-#define WIRE_HUB_SNDHWM      64
+ * WIRE_HUB_SNDHWM replies for it and drops the rest; it reads at most
+ * WIRE_HUB_RCVHWM requests ahead. The reply bound is four times the
+ * request bound: libzmq learns that queued messages were taken only every
+ * half queue, so a member that keeps WIRE_HUB_RCVHWM requests in flight
+ * and reads must never meet the bound (at 64 it did, under load: a reply
+ * dropped). The bytes of pull replies are bounded per member by the hub
+ * (node/hub.c); the other replies are a few KiB. */
+#define WIRE_HUB_SNDHWM      256
 #define WIRE_HUB_RCVHWM      64
 #define WIRE_MEMBER_RCVHWM   64
 
