@@ -38,24 +38,15 @@
 #include "crypto/envelope.h"
 #include "crypto/receipt.h"
 #include "node/wire.h"
+#include "tests/support/ihub.h"
 #include "tests/support/itest.h"
 
 #define FED         "IT-HUB-FED"
 #define CALL_MS     30000 /* generous: ASan on a slow machine */
-#define START_MS    120000
 #define MAX_PUSHED  64
 
-static char           s_root[ITEST_PATH_MAX];
-static char           s_hub_dir[ITEST_PATH_MAX + 16];
-static char           s_keyring[ITEST_PATH_MAX + 16];
-static char           s_db[ITEST_PATH_MAX + 16];
-static char           s_log[ITEST_PATH_MAX + 16];
-static char           s_out[ITEST_PATH_MAX + 16];
-static char           s_ep[64], s_notify_ep[64];
-static pid_t          s_hub = -1;
-static void          *s_zctx;
+static ihub_t         s_hub;
 static itest_member_t s_arg, s_chl, s_per, s_eve;
-static keys_public_t  s_hub_pub;
 
 /* Every package the hub receipted, to find in the archive at the end. */
 static struct {
@@ -72,102 +63,35 @@ static uint64_t s_seq = 1; /* ARG's next sequence number */
 
 /* ------------------------------------------------------------ harness --- */
 
-static int
-s_start_hub(void)
-{
-    static char pass_env[] = "CSBM_PASSPHRASE=" ITEST_PASSPHRASE;
-    const char *env[] = {pass_env, NULL};
-    int         attempt;
-
-    for (attempt = 0; attempt < 5; attempt++) {
-        int         port = itest_free_port(), nport = itest_free_port();
-        const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub_dir,
-            "--keyring", s_keyring, "--data", s_db, "--bind", s_ep,
-            "--notify", s_notify_ep, "--federation", FED, "--log-level",
-            "debug", "--foreground", NULL};
-
-        if (port < 0 || nport < 0 || port == nport)
-            continue;
-        itest_endpoint(port, s_ep, sizeof s_ep);
-        itest_endpoint(nport, s_notify_ep, sizeof s_notify_ep);
-        s_hub = itest_spawn(argv, env, s_out, s_log);
-        if (s_hub < 0)
-            return -1;
-        if (itest_wait_port(port, s_hub, START_MS) == 0
-            && itest_wait_port(nport, s_hub, START_MS) == 0)
-            return 0;
-        /* Lost a port race, or a real failure: the log tells. */
-        if (!itest_file_contains(s_log, "cannot listen", 0)) {
-            char *log = itest_read_file(s_log, NULL);
-            fprintf(stderr, "the hub did not start:\n%s\n", log ? log : "");
-            free(log);
-            itest_stop(s_hub, SIGKILL, 5000);
-            return -1;
-        }
-        itest_stop(s_hub, SIGKILL, 5000);
-    }
-    return -1;
-}
-
+/* Start the shared hub with ARG, CHL and PER in its keyring (EVE is
+ * unknown to it). Returns 0, or -1 if it did not start. */
 static int
 s_group_setup(void **state)
 {
-    char path[ITEST_PATH_MAX + 32];
-    errbuf_t err = {{0}};
+    const ihub_member_t members[] = {{&s_arg, "ARG", 1}, {&s_chl, "CHL", 1},
+        {&s_per, "PER", 1}, {&s_eve, "EVE", 0}};
+    const char *extra[] = {"--log-level", "debug", NULL};
 
     (void)state;
-    if (sodium_init() < 0 || itest_tmpdir("it-hub", s_root, sizeof s_root))
-        return -1;
-    snprintf(s_hub_dir, sizeof s_hub_dir, "%s/hub", s_root);
-    snprintf(s_keyring, sizeof s_keyring, "%s/keyring", s_root);
-    snprintf(s_db, sizeof s_db, "%s/hub.db", s_root);
-    snprintf(s_log, sizeof s_log, "%s/hub.log", s_root);
-    snprintf(s_out, sizeof s_out, "%s/hub.out", s_root);
-    if (itest_identity(s_hub_dir, "hub") != 0
-        || itest_member(&s_arg, "ARG") || itest_member(&s_chl, "CHL")
-        || itest_member(&s_per, "PER") || itest_member(&s_eve, "EVE")
-        || itest_keyring_add(s_keyring, s_hub_dir, "hub") != 0
-        || itest_member_pub(&s_arg, s_keyring) != 0
-        || itest_member_pub(&s_chl, s_keyring) != 0
-        || itest_member_pub(&s_per, s_keyring) != 0)
-        return -1;
-    snprintf(path, sizeof path, "%s/hub.pub", s_hub_dir);
-    if (keys_public_load(path, &s_hub_pub, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    if ((s_zctx = zmq_ctx_new()) == NULL)
-        return -1;
-    return s_start_hub();
+    return ihub_start(&s_hub, "it-hub", FED, members,
+        sizeof members / sizeof members[0], 1, extra);
 }
 
+/* Stop everything and remove the group's files. Returns 0. */
 static int
 s_group_teardown(void **state)
 {
     (void)state;
-    itest_kill_all();
-    if (s_zctx != NULL)
-        zmq_ctx_term(s_zctx);
     free(s_first);
-    if (getenv("CSBM_SHOW_HUB_LOG") != NULL) {
-        char *log = itest_read_file(s_log, NULL);
-        fprintf(stderr, "%s", log ? log : "");
-        free(log);
-    }
-    itest_rmtree(s_root);
+    ihub_cleanup(&s_hub);
     return 0;
 }
 
+/* A DEALER for m on the hub (fails the test if it cannot be made). */
 static void *
 s_dealer(const itest_member_t *m)
 {
-    errbuf_t err = {{0}};
-    void    *d = wire_member_socket(s_zctx, s_ep, m->transport_pk,
-        m->transport_sk, s_hub_pub.transport_pk, &err);
-
-    if (d == NULL)
-        fail_msg("%s", err.msg);
-    return d;
+    return ihub_dealer(&s_hub, m);
 }
 
 static uint8_t *
@@ -274,7 +198,7 @@ s_check_receipt(const Csbm__Signed *s, const Csbm__InclusionProof *ip,
 
     assert_non_null(e);
     assert_non_null(s);
-    if (receipt_verify(s, ip, s_hub_pub.sign_pk, &r, &th, &err) != 0)
+    if (receipt_verify(s, ip, s_hub.pub.sign_pk, &r, &th, &err) != 0)
         fail_msg("receipt: %s", err.msg);
     receipt_envelope_hash(env, len, hash);
     assert_string_equal(r->federation, FED);
@@ -336,7 +260,7 @@ s_push_refused(void *dealer, const uint8_t *env, size_t len, int reason,
             receipt_reason_name(reason));
     assert_int_equal(r->body_case, CSBM__WIRE_REPLY__BODY_SUBMIT);
     assert_null(r->submit->receipt);
-    if (receipt_verify_rejection(r->submit->rejection, s_hub_pub.sign_pk, &rj,
+    if (receipt_verify_rejection(r->submit->rejection, s_hub.pub.sign_pk, &rj,
             &err) != 0)
         fail_msg("rejection: %s", err.msg);
     assert_int_equal(rj->reason, reason);
@@ -356,8 +280,8 @@ s_sql_int(const char *sql, const uint8_t *blob, size_t blob_len)
     sqlite3_stmt *st = NULL;
     int64_t       v = -1;
 
-    assert_int_equal(sqlite3_open_v2(s_db, &db, SQLITE_OPEN_READONLY, NULL),
-        SQLITE_OK);
+    assert_int_equal(
+        sqlite3_open_v2(s_hub.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         fail_msg("%s: %s", sql, sqlite3_errmsg(db));
@@ -387,7 +311,7 @@ test_hub_ping_answers_time_and_size(void **state)
     assert_int_equal(r->ping->archive_size, 0);
     csbm__wire_reply__free_unpacked(r, NULL);
     zmq_close(d);
-    assert_true(itest_file_contains(s_log, "listening on", 0));
+    assert_true(itest_file_contains(s_hub.log, "listening on", 0));
 }
 
 static void
@@ -405,7 +329,7 @@ test_hub_push_returns_verified_receipt(void **state)
     assert_int_equal(r->ping->archive_size, 1);
     csbm__wire_reply__free_unpacked(r, NULL);
     zmq_close(d);
-    assert_true(itest_file_contains(s_log, "accepted MILEX_REPORT", 5000));
+    assert_true(itest_file_contains(s_hub.log, "accepted MILEX_REPORT", 5000));
 }
 
 static void
@@ -546,7 +470,7 @@ test_hub_pull_serves_recipients_only(void **state)
     {
         treehead_t th;
         assert_int_equal(treehead_verify(r->pull->tree_head,
-                             s_hub_pub.sign_pk, &th, &err), 0);
+                             s_hub.pub.sign_pk, &th, &err), 0);
         assert_int_equal(receipt_parse(r->pull->items[0]->receipt, &rc, &err),
             0);
         assert_int_equal(receipt_path_verify(r->pull->items[0]->receipt, rc,
@@ -618,8 +542,8 @@ test_hub_notifies_recipients(void **state)
     int                   attempt, got = 0;
 
     (void)state;
-    sub = wire_subscribe_socket(s_zctx, s_notify_ep, "PER", s_per.transport_pk,
-        s_per.transport_sk, s_hub_pub.transport_pk, &err);
+    sub = wire_subscribe_socket(s_hub.zctx, s_hub.notify_ep, "PER",
+        s_per.transport_pk, s_per.transport_sk, s_hub.pub.transport_pk, &err);
     assert_non_null(sub);
     /* A subscription takes effect some time after the handshake: push
      * until one notification comes through. */
@@ -681,9 +605,9 @@ test_hub_refuses_unknown_transport_key(void **state)
     assert_int_equal(keys_z85(s_eve.transport_pk, z85), 0);
     snprintf(needle, sizeof needle, "WARN  refused handshake from 127.0.0.1: "
         "unknown transport key %s (hex ", z85);
-    assert_true(itest_file_contains(s_log, needle, 5000));
+    assert_true(itest_file_contains(s_hub.log, needle, 5000));
     sodium_bin2hex(hex, sizeof hex, s_eve.transport_pk, 32);
-    assert_true(itest_file_contains(s_log, hex, 0));
+    assert_true(itest_file_contains(s_hub.log, hex, 0));
 }
 
 /* Send raw frames from a dealer and read one reply. */
@@ -790,7 +714,7 @@ test_hub_survives_garbage_and_oversized_messages(void **state)
     zmq_close(per);
     zmq_close(chl);
     zmq_close(arg);
-    assert_true(itest_alive(s_hub));
+    assert_true(itest_alive(s_hub.pid));
 }
 
 /* Send a pull from raw dealer d without waiting. */
@@ -861,7 +785,7 @@ test_hub_limits_pipelined_and_empty_pulls(void **state)
     /* ARG's inbox is empty and its cursor 0 every time. */
     assert_true(s_sql_int("SELECT count(*) FROM events WHERE kind = 'pull' "
                     "AND state = 'ARG'", NULL, 0) <= events + 1);
-    assert_true(itest_alive(s_hub));
+    assert_true(itest_alive(s_hub.pid));
 }
 
 /* Only the addressee hears of a package: subscribing to the empty prefix
@@ -876,24 +800,24 @@ test_hub_notifies_addressee_only(void **state)
     zmq_pollitem_t        items[2];
 
     (void)state;
-    per = wire_subscribe_socket(s_zctx, s_notify_ep, "PER", s_per.transport_pk,
-        s_per.transport_sk, s_hub_pub.transport_pk, &err);
-    snoop_id = wire_subscribe_socket(s_zctx, s_notify_ep, "PER",
-        s_chl.transport_pk, s_chl.transport_sk, s_hub_pub.transport_pk, &err);
+    per = wire_subscribe_socket(s_hub.zctx, s_hub.notify_ep, "PER",
+        s_per.transport_pk, s_per.transport_sk, s_hub.pub.transport_pk, &err);
+    snoop_id = wire_subscribe_socket(s_hub.zctx, s_hub.notify_ep, "PER",
+        s_chl.transport_pk, s_chl.transport_sk, s_hub.pub.transport_pk, &err);
     assert_non_null(per);
     assert_non_null(snoop_id);
-    snoop_all = zmq_socket(s_zctx, ZMQ_SUB);
+    snoop_all = zmq_socket(s_hub.zctx, ZMQ_SUB);
     assert_non_null(snoop_all);
     assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_LINGER, &zero, sizeof zero),
         0);
     assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_CURVE_SERVERKEY,
-                         s_hub_pub.transport_pk, 32), 0);
+                         s_hub.pub.transport_pk, 32), 0);
     assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_CURVE_PUBLICKEY,
                          s_chl.transport_pk, 32), 0);
     assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_CURVE_SECRETKEY,
                          s_chl.transport_sk, 32), 0);
     assert_int_equal(zmq_setsockopt(snoop_all, ZMQ_SUBSCRIBE, "", 0), 0);
-    assert_int_equal(zmq_connect(snoop_all, s_notify_ep), 0);
+    assert_int_equal(zmq_connect(snoop_all, s_hub.notify_ep), 0);
     for (attempt = 0; attempt < 20 && !got; attempt++) {
         zmq_pollitem_t item = {per, 0, ZMQ_POLLIN, 0};
         uint8_t       *env;
@@ -920,7 +844,7 @@ test_hub_notifies_addressee_only(void **state)
     items[0] = (zmq_pollitem_t){snoop_id, 0, ZMQ_POLLIN, 0};
     items[1] = (zmq_pollitem_t){snoop_all, 0, ZMQ_POLLIN, 0};
     assert_int_equal(zmq_poll(items, 2, 1000), 0);
-    assert_true(itest_file_contains(s_log, "refused a notification "
+    assert_true(itest_file_contains(s_hub.log, "refused a notification "
         "subscription of CHL", 5000));
     zmq_close(snoop_all);
     zmq_close(snoop_id);
@@ -974,18 +898,18 @@ test_hub_refuses_second_hub_on_same_archive(void **state)
     static char pass_env[] = "CSBM_PASSPHRASE=" ITEST_PASSPHRASE;
     const char *env[] = {pass_env, NULL};
     char        ep[64], log[ITEST_PATH_MAX + 32], needle[96];
-    const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub_dir,
-        "--keyring", s_keyring, "--data", s_db, "--bind", ep,
+    const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub.keys,
+        "--keyring", s_hub.keyring, "--data", s_hub.db, "--bind", ep,
         "--federation", FED, NULL};
 
     (void)state;
     itest_endpoint(itest_free_port(), ep, sizeof ep);
-    snprintf(log, sizeof log, "%s/second.log", s_root);
+    snprintf(log, sizeof log, "%s/second.log", s_hub.root);
     assert_int_equal(itest_run(argv, env, NULL, log, 120000), 2);
     snprintf(needle, sizeof needle, "is in use by another hub (pid %ld)",
-        (long)s_hub);
+        (long)s_hub.pid);
     assert_true(itest_file_contains(log, needle, 0));
-    assert_true(itest_alive(s_hub));
+    assert_true(itest_alive(s_hub.pid));
 }
 
 /* An endpoint without its scheme is refused with the expected form. */
@@ -993,12 +917,12 @@ static void
 test_hub_explains_endpoint_form(void **state)
 {
     char        log[ITEST_PATH_MAX + 32];
-    const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub_dir,
-        "--keyring", s_keyring, "--data", s_db, "--bind", "127.0.0.1:7777",
-        "--federation", FED, NULL};
+    const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub.keys,
+        "--keyring", s_hub.keyring, "--data", s_hub.db, "--bind",
+        "127.0.0.1:7777", "--federation", FED, NULL};
 
     (void)state;
-    snprintf(log, sizeof log, "%s/bind.log", s_root);
+    snprintf(log, sizeof log, "%s/bind.log", s_hub.root);
     assert_int_equal(itest_run(argv, NULL, NULL, log, 60000), 2);
     assert_true(itest_file_contains(log, "tcp://HOST:PORT", 0));
     assert_false(itest_file_contains(log, "Invalid argument", 0));
@@ -1015,12 +939,12 @@ test_hub_stops_on_sigterm_with_every_receipt_archived(void **state)
 
     (void)state;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    code = itest_stop(s_hub, SIGTERM, 10000);
+    code = itest_stop(s_hub.pid, SIGTERM, 10000);
     clock_gettime(CLOCK_MONOTONIC, &b);
     ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
     assert_int_equal(code, 0);
     assert_true(ms < 5000);
-    assert_true(itest_file_contains(s_log, "hub stopped", 0));
+    assert_true(itest_file_contains(s_hub.log, "hub stopped", 0));
     assert_int_equal(s_sql_int("SELECT count(*) FROM archive", NULL, 0),
         (int64_t)s_n_pushed);
     for (i = 0; i < s_n_pushed; i++) {

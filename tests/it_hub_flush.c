@@ -27,124 +27,52 @@
 #include "crypto/envelope.h"
 #include "crypto/receipt.h"
 #include "node/wire.h"
+#include "tests/support/ihub.h"
 #include "tests/support/itest.h"
 
 #define FED        "IT-HUB-FLUSH-FED"
 #define CALL_MS    30000  /* generous: ASan on a slow machine */
 #define FAIL_MS    10000  /* the push after the log vanished */
 #define EXIT_MS    15000  /* the hub stopping by itself */
-#define START_MS   120000
 
-static char           s_root[ITEST_PATH_MAX];
-static char           s_hub_dir[ITEST_PATH_MAX + 16];
-static char           s_keyring[ITEST_PATH_MAX + 16];
-static char           s_db[ITEST_PATH_MAX + 16];
+static ihub_t         s_hub;
 static char           s_wal[ITEST_PATH_MAX + 32];
-static char           s_log[ITEST_PATH_MAX + 16];
-static char           s_out[ITEST_PATH_MAX + 16];
-static char           s_ep[64];
-static pid_t          s_hub = -1;
 static int            s_hub_code = -1; /* its exit code once reaped */
-static void          *s_zctx;
 static itest_member_t s_arg, s_chl;
-static keys_public_t  s_hub_pub;
 static uint64_t       s_next_id = 1000;
 
 /* ------------------------------------------------------------ harness --- */
 
-static int
-s_start_hub(void)
-{
-    static char pass_env[] = "CSBM_PASSPHRASE=" ITEST_PASSPHRASE;
-    const char *env[] = {pass_env, NULL};
-    int         attempt;
-
-    for (attempt = 0; attempt < 5; attempt++) {
-        int         port = itest_free_port();
-        const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub_dir,
-            "--keyring", s_keyring, "--data", s_db, "--bind", s_ep,
-            "--federation", FED, "--log-level", "debug", "--foreground",
-            NULL};
-
-        if (port < 0)
-            continue;
-        itest_endpoint(port, s_ep, sizeof s_ep);
-        s_hub = itest_spawn(argv, env, s_out, s_log);
-        if (s_hub < 0)
-            return -1;
-        if (itest_wait_port(port, s_hub, START_MS) == 0)
-            return 0;
-        /* Lost a port race, or a real failure: the log tells. */
-        if (!itest_file_contains(s_log, "cannot listen", 0)) {
-            char *log = itest_read_file(s_log, NULL);
-            fprintf(stderr, "the hub did not start:\n%s\n", log ? log : "");
-            free(log);
-            itest_stop(s_hub, SIGKILL, 5000);
-            return -1;
-        }
-        itest_stop(s_hub, SIGKILL, 5000);
-    }
-    return -1;
-}
-
+/* Start the shared hub with ARG and CHL in its keyring, no notification
+ * socket. Returns 0, or -1 if it did not start. */
 static int
 s_group_setup(void **state)
 {
-    char     path[ITEST_PATH_MAX + 32];
-    errbuf_t err = {{0}};
+    const ihub_member_t members[] = {{&s_arg, "ARG", 1}, {&s_chl, "CHL", 1}};
+    const char *extra[] = {"--log-level", "debug", NULL};
 
     (void)state;
-    if (sodium_init() < 0
-        || itest_tmpdir("it-hub-flush", s_root, sizeof s_root))
+    if (ihub_start(&s_hub, "it-hub-flush", FED, members,
+            sizeof members / sizeof members[0], 0, extra) != 0)
         return -1;
-    snprintf(s_hub_dir, sizeof s_hub_dir, "%s/hub", s_root);
-    snprintf(s_keyring, sizeof s_keyring, "%s/keyring", s_root);
-    snprintf(s_db, sizeof s_db, "%s/hub.db", s_root);
-    snprintf(s_wal, sizeof s_wal, "%s-wal", s_db);
-    snprintf(s_log, sizeof s_log, "%s/hub.log", s_root);
-    snprintf(s_out, sizeof s_out, "%s/hub.out", s_root);
-    if (itest_identity(s_hub_dir, "hub") != 0
-        || itest_member(&s_arg, "ARG") || itest_member(&s_chl, "CHL")
-        || itest_keyring_add(s_keyring, s_hub_dir, "hub") != 0
-        || itest_member_pub(&s_arg, s_keyring) != 0
-        || itest_member_pub(&s_chl, s_keyring) != 0)
-        return -1;
-    snprintf(path, sizeof path, "%s/hub.pub", s_hub_dir);
-    if (keys_public_load(path, &s_hub_pub, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    if ((s_zctx = zmq_ctx_new()) == NULL)
-        return -1;
-    return s_start_hub();
+    snprintf(s_wal, sizeof s_wal, "%s-wal", s_hub.db);
+    return 0;
 }
 
+/* Stop everything and remove the group's files. Returns 0. */
 static int
 s_group_teardown(void **state)
 {
     (void)state;
-    itest_kill_all();
-    if (s_zctx != NULL)
-        zmq_ctx_term(s_zctx);
-    if (getenv("CSBM_SHOW_HUB_LOG") != NULL) {
-        char *log = itest_read_file(s_log, NULL);
-        fprintf(stderr, "%s", log ? log : "");
-        free(log);
-    }
-    itest_rmtree(s_root);
+    ihub_cleanup(&s_hub);
     return 0;
 }
 
+/* A DEALER for m on the hub (fails the test if it cannot be made). */
 static void *
 s_dealer(const itest_member_t *m)
 {
-    errbuf_t err = {{0}};
-    void    *d = wire_member_socket(s_zctx, s_ep, m->transport_pk,
-        m->transport_sk, s_hub_pub.transport_pk, &err);
-
-    if (d == NULL)
-        fail_msg("%s", err.msg);
-    return d;
+    return ihub_dealer(&s_hub, m);
 }
 
 static uint8_t *
@@ -219,7 +147,7 @@ test_flush_push_gets_verified_receipt(void **state)
     assert_false(r->submit->duplicate);
     assert_non_null(r->submit->receipt);
     if (receipt_verify(r->submit->receipt, r->submit->inclusion,
-            s_hub_pub.sign_pk, &rc, &th, &err) != 0)
+            s_hub.pub.sign_pk, &rc, &th, &err) != 0)
         fail_msg("receipt: %s", err.msg);
     receipt_envelope_hash(env, len, hash);
     assert_string_equal(rc->federation, FED);
@@ -265,7 +193,7 @@ test_flush_lost_log_gets_retry_not_receipt(void **state)
     } else {
         /* No answer at all: acceptable only from a hub that stopped for
          * that very reason (checked with its code here and below). */
-        s_hub_code = itest_wait(s_hub, EXIT_MS);
+        s_hub_code = itest_wait(s_hub.pid, EXIT_MS);
         if (s_hub_code != 2)
             fail_msg("no answer (%s) and the hub %s", err.msg,
                 s_hub_code < 0 ? "still runs" : "exited otherwise");
@@ -279,17 +207,17 @@ test_flush_hub_stops_with_status_2(void **state)
 {
     (void)state;
     if (s_hub_code < 0)
-        s_hub_code = itest_wait(s_hub, EXIT_MS);
+        s_hub_code = itest_wait(s_hub.pid, EXIT_MS);
     if (s_hub_code < 0)
         fail_msg("the hub still runs %d ms after its flush failed", EXIT_MS);
     assert_int_equal(s_hub_code, 2);
-    assert_false(itest_alive(s_hub));
-    assert_true(itest_file_contains(s_log, "flush", 0));
-    assert_true(itest_file_contains(s_log, "could not be flushed", 0)
-        || itest_file_contains(s_log, "cannot open the write-ahead log", 0)
-        || itest_file_contains(s_log, "flushing the write-ahead log failed",
-            0));
-    assert_false(itest_file_contains(s_log, "hub stopped;", 0));
+    assert_false(itest_alive(s_hub.pid));
+    assert_true(itest_file_contains(s_hub.log, "flush", 0));
+    assert_true(itest_file_contains(s_hub.log, "could not be flushed", 0)
+        || itest_file_contains(s_hub.log, "cannot open the write-ahead log", 0)
+        || itest_file_contains(s_hub.log,
+            "flushing the write-ahead log failed", 0));
+    assert_false(itest_file_contains(s_hub.log, "hub stopped;", 0));
 }
 
 int

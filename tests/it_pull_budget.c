@@ -28,28 +28,19 @@
 #include "crypto/envelope.h"
 #include "crypto/receipt.h"
 #include "node/wire.h"
+#include "tests/support/ihub.h"
 #include "tests/support/itest.h"
 
 #define FED       "IT-PULL-BUDGET-FED"
 #define CALL_MS   30000
-#define START_MS  120000
 #define N_PKG     1000
 #define BODY      1000
 #define WINDOW    32   /* submits in flight (the hub queues 64 replies) */
 #define PAGE      64
 #define N_GREEDY  60
 
-static char           s_root[ITEST_PATH_MAX];
-static char           s_hub_dir[ITEST_PATH_MAX + 16];
-static char           s_keyring[ITEST_PATH_MAX + 16];
-static char           s_log[ITEST_PATH_MAX + 16];
-static char           s_db[ITEST_PATH_MAX + 16];
-static char           s_out[ITEST_PATH_MAX + 16];
-static char           s_ep[64], s_notify_ep[64];
-static pid_t          s_hub = -1;
-static void          *s_zctx;
+static ihub_t         s_hub;
 static itest_member_t s_arg, s_chl, s_per;
-static keys_public_t  s_hub_pub;
 
 /* What ARG pushed, and the position each got. */
 static uint8_t *s_env[N_PKG];
@@ -59,105 +50,39 @@ static size_t   s_total; /* envelope bytes */
 
 /* ------------------------------------------------------------ harness --- */
 
-static int
-s_start_hub(void)
-{
-    static char pass_env[] = "CSBM_PASSPHRASE=" ITEST_PASSPHRASE;
-    const char *env[] = {pass_env, NULL};
-    int         attempt;
-
-    for (attempt = 0; attempt < 5; attempt++) {
-        int         port = itest_free_port(), nport = itest_free_port();
-        const char *argv[] = {itest_csbm(), "hub", "--keys", s_hub_dir,
-            "--keyring", s_keyring, "--data", s_db, "--bind", s_ep,
-            "--notify", s_notify_ep, "--federation", FED,
-            "--max-unread-mib", "1", "--foreground", NULL};
-
-        if (port < 0 || nport < 0 || port == nport)
-            continue;
-        itest_endpoint(port, s_ep, sizeof s_ep);
-        itest_endpoint(nport, s_notify_ep, sizeof s_notify_ep);
-        s_hub = itest_spawn(argv, env, s_out, s_log);
-        if (s_hub < 0)
-            return -1;
-        if (itest_wait_port(port, s_hub, START_MS) == 0
-            && itest_wait_port(nport, s_hub, START_MS) == 0)
-            return 0;
-        if (!itest_file_contains(s_log, "cannot listen", 0)) {
-            char *log = itest_read_file(s_log, NULL);
-            fprintf(stderr, "the hub did not start:\n%s\n", log ? log : "");
-            free(log);
-            itest_stop(s_hub, SIGKILL, 5000);
-            return -1;
-        }
-        itest_stop(s_hub, SIGKILL, 5000);
-    }
-    return -1;
-}
-
+/* Start the shared hub with ARG, CHL and PER in its keyring and a budget
+ * of 1 MiB unread. Returns 0, or -1 if it did not start. */
 static int
 s_group_setup(void **state)
 {
-    char     path[ITEST_PATH_MAX + 32];
-    errbuf_t err = {{0}};
+    const ihub_member_t members[] = {{&s_arg, "ARG", 1}, {&s_chl, "CHL", 1},
+        {&s_per, "PER", 1}};
+    const char *extra[] = {"--max-unread-mib", "1", NULL};
 
     (void)state;
-    if (sodium_init() < 0
-        || itest_tmpdir("it-pull-budget", s_root, sizeof s_root))
-        return -1;
-    snprintf(s_hub_dir, sizeof s_hub_dir, "%s/hub", s_root);
-    snprintf(s_keyring, sizeof s_keyring, "%s/keyring", s_root);
-    snprintf(s_db, sizeof s_db, "%s/hub.db", s_root);
-    snprintf(s_log, sizeof s_log, "%s/hub.log", s_root);
-    snprintf(s_out, sizeof s_out, "%s/hub.out", s_root);
-    if (itest_identity(s_hub_dir, "hub") != 0
-        || itest_member(&s_arg, "ARG") || itest_member(&s_chl, "CHL")
-        || itest_member(&s_per, "PER")
-        || itest_keyring_add(s_keyring, s_hub_dir, "hub") != 0
-        || itest_member_pub(&s_arg, s_keyring) != 0
-        || itest_member_pub(&s_chl, s_keyring) != 0
-        || itest_member_pub(&s_per, s_keyring) != 0)
-        return -1;
-    snprintf(path, sizeof path, "%s/hub.pub", s_hub_dir);
-    if (keys_public_load(path, &s_hub_pub, &err) != 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    if ((s_zctx = zmq_ctx_new()) == NULL)
-        return -1;
-    return s_start_hub();
+    return ihub_start(&s_hub, "it-pull-budget", FED, members,
+        sizeof members / sizeof members[0], 1, extra);
 }
 
+/* Free what ARG pushed, stop everything and remove the group's files.
+ * Returns 0. */
 static int
 s_group_teardown(void **state)
 {
     size_t i;
 
     (void)state;
-    itest_kill_all();
-    if (s_zctx != NULL)
-        zmq_ctx_term(s_zctx);
     for (i = 0; i < N_PKG; i++)
         free(s_env[i]);
-    if (getenv("CSBM_SHOW_HUB_LOG") != NULL) {
-        char *log = itest_read_file(s_log, NULL);
-        fprintf(stderr, "%s", log ? log : "");
-        free(log);
-    }
-    itest_rmtree(s_root);
+    ihub_cleanup(&s_hub);
     return 0;
 }
 
+/* A DEALER for m on the hub (fails the test if it cannot be made). */
 static void *
 s_dealer(const itest_member_t *m)
 {
-    errbuf_t err = {{0}};
-    void    *d = wire_member_socket(s_zctx, s_ep, m->transport_pk,
-        m->transport_sk, s_hub_pub.transport_pk, &err);
-
-    if (d == NULL)
-        fail_msg("%s", err.msg);
-    return d;
+    return ihub_dealer(&s_hub, m);
 }
 
 /* A package from ARG to CHL and PER with a body of BODY bytes. */
@@ -315,7 +240,7 @@ test_push_more_than_the_budget(void **state)
         assert_false(r->submit->duplicate);
         assert_int_equal(s_pos[i], 0);
         if (receipt_verify(r->submit->receipt, r->submit->inclusion,
-                s_hub_pub.sign_pk, &rc, &th, &err) != 0)
+                s_hub.pub.sign_pk, &rc, &th, &err) != 0)
             fail_msg("receipt %zu: %s", i, err.msg);
         receipt_envelope_hash(s_env[i], s_len[i], hash);
         assert_memory_equal(rc->envelope_hash.data, hash, 32);
@@ -444,7 +369,7 @@ test_hub_serves_on(void **state)
     Csbm__WireReply     *r;
 
     (void)state;
-    assert_true(itest_alive(s_hub));
+    assert_true(itest_alive(s_hub.pid));
     csbm__wire_request__init(&req);
     req.body_case = CSBM__WIRE_REQUEST__BODY_PING;
     req.ping = &pr;
@@ -457,7 +382,7 @@ test_hub_serves_on(void **state)
     assert_int_equal(r->ping->archive_size, N_PKG);
     csbm__wire_reply__free_unpacked(r, NULL);
     zmq_close(d);
-    assert_true(itest_alive(s_hub));
+    assert_true(itest_alive(s_hub.pid));
 }
 
 int
