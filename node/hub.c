@@ -77,6 +77,7 @@
  * stopped reading, so what the hub holds queued for a member is bounded
  * by about twice that. */
 #define S_PULL_WINDOW_S  10
+#define S_PULL_ITEM_OVERHEAD 1024 /* an item's receipt, path and framing */
 #define S_EMPTY_PULLS_PER_MIN 60 /* empty pulls recorded per member and
                                     window, whatever their cursors */
 
@@ -806,8 +807,8 @@ s_pull(hub_t *self, s_job_t *job, errbuf_t *berr)
         quota->sent_cursor = job->pull.cursor;
         quota->sent_bytes = 0;
         for (i = 0; i < (size_t)n; i++)
-            quota->sent_bytes += job->pull.items[i]->envelope.len + 512
-                                 + 32 * MERKLE_MAX_PROOF / 4;
+            quota->sent_bytes += job->pull.items[i]->envelope.len
+                                 + S_PULL_ITEM_OVERHEAD;
         quota->pull_bytes += quota->sent_bytes;
     }
     s_job_answer(job, CSBM__WIRE_STATUS__WIRE_OK, 0, "%ld item%s", n,
@@ -1093,14 +1094,14 @@ s_submit(hub_t *self, s_job_t *job, errbuf_t *err)
 }
 
 static int
-s_log_push(hub_t *self, const s_job_t *job, errbuf_t *err)
+s_log_resubmission(hub_t *self, const s_job_t *job, errbuf_t *err)
 {
     archive_event_t ev;
     char            detail[96];
 
-    snprintf(detail, sizeof detail, "%s at position %llu, sequence %llu",
-        job->duplicate ? "resubmitted, already" : "accepted",
-        (unsigned long long)job->position, (unsigned long long)job->v.sequence);
+    snprintf(detail, sizeof detail, "resubmitted, already at position %llu, "
+        "sequence %llu", (unsigned long long)job->position,
+        (unsigned long long)job->v.sequence);
     memset(&ev, 0, sizeof ev);
     ev.kind = ARCHIVE_EVENT_PUSH;
     ev.at = self->now;
@@ -1395,7 +1396,7 @@ s_write(hub_t *self, int need_txn)
              * (node/archive_query.c reads pushes from it); a resubmission
              * leaves no row, so it gets an event. */
             if (ok && job->receipt != NULL && job->duplicate)
-                ok = s_log_push(self, job, &err) == 0;
+                ok = s_log_resubmission(self, job, &err) == 0;
         }
         if (ok && job->status == CSBM__WIRE_STATUS__WIRE_REJECTED)
             ok = s_log_refusal(self, job, &err) == 0;
@@ -1826,7 +1827,8 @@ s_await(hub_t *self, errbuf_t *err)
 static void
 s_commit_batch(hub_t *self, s_batch_t *b)
 {
-    size_t i;
+    errbuf_t err = {{0}};
+    size_t   i;
 
     self->jobs = b->jobs;
     self->n_jobs = b->n_jobs;
@@ -1855,18 +1857,15 @@ s_commit_batch(hub_t *self, s_batch_t *b)
     }
     /* Whatever this batch answers rests on what was committed so far, its
      * own writes or not (a log request shows the newest head): it waits
-     * for a flush of all of it. */
-    b->flush = syncer_last(self->syncer);
-    if (b->need_txn) {
-        errbuf_t err = {{0}};
-        /* Nothing verified waits for this thread: flush here, without the
-         * hand-off (a failure is kept and found by s_complete). */
-        if (self->inflight != NULL
-            || syncer_flush_here(self->syncer, &err) == 1)
-            b->flush = syncer_request(self->syncer);
-        else
-            b->flush = syncer_last(self->syncer);
-    }
+     * for a flush of all of it. With nothing verified waiting for this
+     * thread, it flushes itself, without the hand-off (a failure is kept
+     * and found by s_complete). */
+    if (b->need_txn
+        && (self->inflight != NULL
+            || syncer_flush_here(self->syncer, &err) == 1))
+        b->flush = syncer_request(self->syncer);
+    else
+        b->flush = syncer_last(self->syncer);
     self->jobs = NULL;
     self->n_jobs = 0;
 }

@@ -308,7 +308,7 @@ s_hub_key_by_id(member_t *self, const Csbm__Signed *s, errbuf_t *err)
  * It proves nothing before its inclusion proof is checked
  * (s_check_inclusion, or s_check_item's against a page's head). */
 static int
-s_verify_receipt(member_t *self, const Csbm__Signed *s, Csbm__Receipt **out,
+s_parse_receipt(member_t *self, const Csbm__Signed *s, Csbm__Receipt **out,
     errbuf_t *err)
 {
     const keyring_key_t *k, *valid = NULL;
@@ -526,7 +526,7 @@ s_on_receipt(member_t *self, const mailbox_outbox_entry_t *e,
     size_t         packed_len = 0;
     int            rc, local = 0;
 
-    if (s_verify_receipt(self, sr->receipt, &r, &why) != 0)
+    if (s_parse_receipt(self, sr->receipt, &r, &why) != 0)
         return s_attempt_failed(self, out, err, "the hub's receipt does not "
             "verify (%s); the package stays queued", why.msg);
     if (!s_same_id(&r->package_id, e->package_id)
@@ -938,7 +938,7 @@ s_check_item(member_t *self, const treehead_t *head, const Csbm__PullItem *pi,
             "have sent it", self->owner);
         return 0;
     }
-    if (s_verify_receipt(self, pi->receipt, &r, &why) != 0) {
+    if (s_parse_receipt(self, pi->receipt, &r, &why) != 0) {
         s_why(reason, cap, "the hub's receipt does not verify: %s",
             why.msg);
         return 0;
